@@ -1,0 +1,47 @@
+"""Writing the parts of a model version into its (staging) directory."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from semindex import __version__
+from semindex.atomic import write_json
+from semindex.bundle import HINTS_FILE, MANIFEST_FILE, THRESHOLDS_FILE
+from semindex.calibration import Thresholds
+from semindex.data import SynonymRecord
+from semindex.encoder import HASH_MARKER
+from semindex.hints import Hints
+from semindex.index import KeyIndex
+
+
+def copy_model(source: str, dest: Path) -> None:
+    """Copy a model directory into the version (``model/``); fakes write their marker."""
+    if source.startswith("hash:"):
+        dest.mkdir(parents=True, exist_ok=True)
+        (dest / HASH_MARKER).write_text(f'{{"dim": {int(source.split(":", 1)[1])}}}\n')
+        return
+    src = Path(source)
+    if not src.is_dir():
+        raise FileNotFoundError(f"{source}: model directory not found")
+    shutil.copytree(src, dest, ignore=shutil.ignore_patterns("*.lock", ".cache", "__pycache__"))
+
+
+def write_version(directory: Path, *, records: list[SynonymRecord], vectors: np.ndarray,
+                  thresholds: Thresholds, hints: Hints, metrics: dict[str, Any],
+                  manifest: dict[str, Any], index_exact_max: int = 100_000) -> KeyIndex:
+    """Build the index and write every artifact except ``model/`` into ``directory``."""
+    index = KeyIndex.build(records, vectors, exact_max=index_exact_max)
+    index.save(directory)
+    write_json(directory / THRESHOLDS_FILE, thresholds.to_json())
+    write_json(directory / HINTS_FILE, hints.to_json())
+    write_json(directory / "metrics.json", metrics)
+    full = {"name": directory.name, "created_at": datetime.now(timezone.utc).isoformat(),
+            "semindex_version": __version__, "index_type": index.kind,
+            "vectors": index.size, "keys": len(index.keys), **manifest}
+    write_json(directory / MANIFEST_FILE, full)
+    return index

@@ -1,0 +1,56 @@
+"""Crash-safe file writes: whole files via temp + rename, logs via locked appends."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+
+def write_bytes(path: str | Path, data: bytes) -> None:
+    """Write ``path`` so that readers see the old file or the new one, never a part."""
+    p = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, p)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: str | Path, obj: Any) -> None:
+    write_bytes(path, (json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n").encode())
+
+
+def append_locked(path: str | Path, data: bytes, header: bytes = b"") -> None:
+    """Append ``data`` to a log shared by many processes, as one locked ``write``.
+
+    ``O_APPEND`` plus an exclusive ``flock`` means concurrent writers (Serve replicas,
+    threads) never interleave or lose rows; ``header`` is written first when the file
+    is new or empty.
+    """
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(p, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            payload = data
+            if header and os.fstat(fd).st_size == 0:
+                payload = header + data
+            view = memoryview(payload)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+            os.fsync(fd)
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)

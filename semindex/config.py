@@ -1,0 +1,155 @@
+"""Typed configuration, parsed once at the edge (YAML + documented overrides).
+
+Environment overrides (the only place semindex reads the environment for settings):
+
+=====================  ==============================
+``MIN_ACCURACY``       ``gate.min_accuracy`` (default 0.8)
+``BASE_MODEL``         ``base_model``
+``SEMINDEX_RELOAD_URL``  ``notify.reload_url``
+``SEMINDEX_ADMIN_TOKEN`` ``notify.token``
+``SEMINDEX_MODEL_STORE`` ``model_store``
+=====================  ==============================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from semindex.encoder import DEFAULT_BASE_MODEL
+from semindex.errors import ConfigError
+
+Mode = Literal["smoke-test", "build-index", "build-index-feedback", "full-train"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DataConfig(_Strict):
+    canonical: str = "data/sample/canonical.json"
+    hints: str | None = "data/sample/canonical.hints.json"
+    feedback: str | None = "data/sample/feedback.csv"
+    unknowns: str | None = "data/sample/unknowns.txt"
+    eval_file: str | None = None
+    strict_feedback: bool = False
+
+
+class EmbedConfig(_Strict):
+    num_actors: int = Field(2, ge=1)
+    batch_size: int = Field(256, ge=1)
+    cpus_per_actor: float = Field(1.0, gt=0)
+    use_gpu: bool | Literal["auto"] = "auto"
+    cache: bool = True
+
+
+class TrainConfig(_Strict):
+    epochs: int = Field(3, ge=1)
+    batch_size: int = Field(16, ge=2)
+    learning_rate: float = Field(1e-4, gt=0)
+    margin: float = Field(0.5, gt=0)
+    num_workers: int = Field(1, ge=1)
+    use_gpu: bool = False
+    cpus_per_worker: float = Field(1.0, gt=0)
+    validation_fraction: float = Field(0.15, ge=0, lt=1)
+    early_stopping_patience: int = Field(2, ge=1)
+    seed: int = 42
+    hard_negatives: int = Field(2, ge=1)
+    synonym_anchors: bool = True
+
+
+class CalibrationConfig(_Strict):
+    precision_floor: float = Field(0.9, gt=0, le=1)
+    min_key_examples: int = Field(8, ge=1)
+    default_threshold: float = Field(0.55, ge=0, le=1)
+    lexical_threshold: float = Field(0.92, ge=0, le=1)
+
+
+class SplitConfig(_Strict):
+    calibration_fraction: float = Field(0.25, ge=0, lt=1)
+    eval_fraction: float = Field(0.25, ge=0, lt=1)
+
+
+class GateConfig(_Strict):
+    min_accuracy: float = Field(0.8, ge=0, le=1)
+    tolerance: float = Field(0.01, ge=0, le=1)
+
+
+class NotifyConfig(_Strict):
+    reload_url: str | None = None
+    token: str | None = None
+    timeout_s: float = 30.0
+
+
+class JobConfig(_Strict):
+    """Everything ``train_job.py`` needs; see ``configs/train.yaml``."""
+
+    mode: Mode = "full-train"
+    model_store: str = "model_store"
+    base_model: str = DEFAULT_BASE_MODEL
+    text_mode: Literal["precedence", "rich"] = "rich"
+    index_exact_max: int = Field(100_000, ge=1)
+    ray_address: str | None = None
+    data: DataConfig = Field(default_factory=DataConfig)
+    embed: EmbedConfig = Field(default_factory=EmbedConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    calibration: CalibrationConfig = Field(default_factory=CalibrationConfig)
+    split: SplitConfig = Field(default_factory=SplitConfig)
+    gate: GateConfig = Field(default_factory=GateConfig)
+    notify: NotifyConfig = Field(default_factory=NotifyConfig)
+
+
+ENV_OVERRIDES = {
+    "MIN_ACCURACY": ("gate", "min_accuracy"),
+    "BASE_MODEL": ("base_model",),
+    "SEMINDEX_RELOAD_URL": ("notify", "reload_url"),
+    "SEMINDEX_ADMIN_TOKEN": ("notify", "token"),
+    "SEMINDEX_MODEL_STORE": ("model_store",),
+}
+
+
+def _set(tree: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
+    node = tree
+    for part in path[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"override {'.'.join(path)}: {part} is not a section")
+    node[path[-1]] = value
+
+
+def load_job_config(path: str | Path | None, *, overrides: Mapping[str, Any] | None = None,
+                    environ: Mapping[str, str] | None = None) -> JobConfig:
+    """Read the YAML, apply environment then command-line overrides, validate once.
+
+    ``overrides`` maps dotted names (``gate.min_accuracy``) to values; values from the
+    command line are strings and pydantic converts them.
+    """
+    raw: dict[str, Any] = {}
+    if path is not None:
+        p = Path(path)
+        try:
+            loaded = yaml.safe_load(p.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise ConfigError(f"{p}: config file not found") from exc
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f"line {mark.line + 1}: " if mark is not None else ""
+            raise ConfigError(f"{p}: {where}invalid YAML: {exc}") from exc
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(f"{p}: top level must be a mapping")
+        raw = loaded or {}
+    for var, dest in ENV_OVERRIDES.items():
+        if environ is not None and environ.get(var):
+            _set(raw, dest, environ[var])
+    for dotted, value in (overrides or {}).items():
+        if value is not None:
+            _set(raw, tuple(dotted.split(".")), value)
+    try:
+        return JobConfig.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"{path or '<config>'}: {problems}") from exc

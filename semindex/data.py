@@ -1,0 +1,332 @@
+"""Loading and validating the input data: canonical keys, feedback CSV, triplets, eval rows.
+
+Errors name the file and the key or line. Feedback is a log written by people and by the
+service, so it is parsed leniently by default (bad rows reported and skipped) and
+strictly on request.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from semindex.errors import DataError
+from semindex.text import normalize
+
+log = logging.getLogger(__name__)
+
+TRUE_WORDS = frozenset({"yes", "true", "1"})
+FALSE_WORDS = frozenset({"no", "false", "0"})
+FEEDBACK_COLUMNS = ("timestamp", "query", "matched_key", "correct", "selector", "score",
+                    "model_version")
+
+
+@dataclass(frozen=True)
+class SynonymRecord:
+    """One synonym of one canonical key: the unit that is embedded and indexed."""
+
+    key: str
+    synonym: str
+
+
+@dataclass(frozen=True)
+class Canonical:
+    """Validated canonical data: ``{key: [synonym, ...]}`` in file order."""
+
+    synonyms: dict[str, list[str]]
+    source: str = "<memory>"
+
+    @property
+    def keys(self) -> list[str]:
+        return list(self.synonyms)
+
+    def records(self) -> list[SynonymRecord]:
+        """One record per synonym (the index holds one vector per synonym)."""
+        return [SynonymRecord(k, s) for k, syns in self.synonyms.items() for s in syns]
+
+    def flattened(self) -> list[dict[str, str]]:
+        """The seed's ``[{id, text}]`` form: all synonyms of a key joined into one text."""
+        return [{"id": k, "text": " ".join(syns)} for k, syns in self.synonyms.items()]
+
+    def with_extra(self, extra: Iterable[tuple[str, str]]) -> Canonical:
+        """A copy enriched with ``(key, text)`` pairs (confirmed feedback), deduplicated."""
+        merged = {k: list(v) for k, v in self.synonyms.items()}
+        for key, text in extra:
+            if key in merged and normalize(text) not in {normalize(s) for s in merged[key]}:
+                merged[key].append(text.strip())
+        return Canonical(merged, self.source)
+
+
+def parse_canonical(obj: Any, source: str = "<memory>") -> Canonical:
+    """Validate a decoded canonical object; see :func:`load_canonical`."""
+    if not isinstance(obj, dict):
+        raise DataError(f"{source}: canonical data must be a JSON object "
+                        f"{{key: [synonym, ...]}}, got {type(obj).__name__}")
+    if not obj:
+        raise DataError(f"{source}: canonical data has no keys")
+    seen: dict[str, str] = {}
+    out: dict[str, list[str]] = {}
+    for key, syns in obj.items():
+        if not isinstance(key, str) or not key.strip():
+            raise DataError(f"{source}: blank key {key!r}")
+        norm = normalize(key)
+        if norm in seen:
+            raise DataError(f"{source}: key {key!r} duplicates {seen[norm]!r} after normalisation")
+        seen[norm] = key
+        if not isinstance(syns, list):
+            raise DataError(f"{source}: key {key!r}: synonyms must be a list of strings")
+        if not syns:
+            raise DataError(f"{source}: key {key!r}: synonym list is empty")
+        clean: list[str] = []
+        for i, syn in enumerate(syns):
+            if not isinstance(syn, str):
+                raise DataError(f"{source}: key {key!r}: synonym #{i} is "
+                                f"{type(syn).__name__}, expected a string")
+            if not syn.strip():
+                raise DataError(f"{source}: key {key!r}: synonym #{i} is blank")
+            clean.append(syn.strip())
+        out[key] = clean
+    return Canonical(out, source)
+
+
+def load_canonical(path: str | Path) -> Canonical:
+    """Load and validate a canonical JSON file ``{key: [synonym, ...]}``."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise DataError(f"{p}: canonical file not found") from exc
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{p}: line {exc.lineno}: invalid JSON: {exc.msg}") from exc
+    return parse_canonical(obj, str(p))
+
+
+@dataclass(frozen=True)
+class FeedbackRow:
+    """One verdict of a person on a match: ``query`` is (or is not) ``matched_key``."""
+
+    query: str
+    matched_key: str
+    correct: bool
+    line: int
+    context: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Feedback:
+    """Parsed feedback with its problems; ``rows`` keeps every valid row in file order."""
+
+    rows: list[FeedbackRow]
+    problems: list[str]
+    unknown_keys: dict[str, int]
+    source: str = "<memory>"
+
+    def resolved(self) -> list[FeedbackRow]:
+        """One verdict per (normalised query, key) pair.
+
+        Conflicting verdicts on the same pair are settled by majority; a tie goes to the
+        most recent row (the last in the log), since people correct earlier mistakes.
+        """
+        groups: dict[tuple[str, str], list[FeedbackRow]] = {}
+        for row in self.rows:
+            groups.setdefault((normalize(row.query), row.matched_key), []).append(row)
+        out: list[FeedbackRow] = []
+        for rows in groups.values():
+            yes = sum(r.correct for r in rows)
+            no = len(rows) - yes
+            verdict = rows[-1].correct if yes == no else yes > no
+            last = [r for r in rows if r.correct == verdict][-1]
+            out.append(last)
+        out.sort(key=lambda r: r.line)
+        return out
+
+    def confirmed(self) -> list[tuple[str, str]]:
+        return [(r.query, r.matched_key) for r in self.resolved() if r.correct]
+
+    def rejected(self) -> list[tuple[str, str]]:
+        return [(r.query, r.matched_key) for r in self.resolved() if not r.correct]
+
+
+def parse_verdict(value: str) -> bool | None:
+    v = value.strip().lower()
+    if v in TRUE_WORDS:
+        return True
+    if v in FALSE_WORDS:
+        return False
+    return None
+
+
+def load_feedback(path: str | Path | None, *, known_keys: Sequence[str] | None = None,
+                  strict: bool = False) -> Feedback:
+    """Read a feedback CSV (``query`` or ``query_key``, ``matched_key``, ``correct``, ...).
+
+    A missing file is not an error (no feedback yet): a warning and an empty result.
+    Malformed rows are reported with their line numbers and skipped, or raise
+    :class:`DataError` when ``strict``. Rows naming keys outside ``known_keys`` are kept
+    out and counted in ``unknown_keys``.
+    """
+    if path is None:
+        return Feedback([], [], {})
+    p = Path(path)
+    if not p.exists():
+        log.warning("feedback file %s not found: training without feedback", p)
+        return Feedback([], [], {}, str(p))
+    rows: list[FeedbackRow] = []
+    problems: list[str] = []
+    unknown: dict[str, int] = {}
+    known = set(known_keys) if known_keys is not None else None
+    with p.open(newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        header = [h.strip() for h in (reader.fieldnames or [])]
+        reader.fieldnames = header
+        qcol = "query" if "query" in header else "query_key" if "query_key" in header else None
+        missing = [c for c in ("matched_key", "correct") if c not in header]
+        if qcol is None:
+            missing.insert(0, "query")
+        if missing:
+            raise DataError(f"{p}: line 1: header lacks column(s) {', '.join(missing)} "
+                            f"(found {', '.join(header) or 'nothing'})")
+        for rec in reader:
+            line = reader.line_num
+            problem = None
+            if None in rec:
+                problem = "more cells than header columns"
+            query = (rec.get(qcol) or "").strip()
+            key = (rec.get("matched_key") or "").strip()
+            verdict = parse_verdict(rec.get("correct") or "")
+            if problem is None and not query:
+                problem = f"empty {qcol}"
+            elif problem is None and not key:
+                problem = "empty matched_key"
+            elif problem is None and verdict is None:
+                problem = f"correct={rec.get('correct')!r} is not yes/no/true/false/1/0"
+            if problem:
+                msg = f"{p}: line {line}: {problem}"
+                if strict:
+                    raise DataError(msg)
+                problems.append(msg)
+                continue
+            if known is not None and key not in known:
+                unknown[key] = unknown.get(key, 0) + 1
+                continue
+            context = {k: (v or "") for k, v in rec.items()
+                       if k not in (qcol, "matched_key", "correct") and isinstance(k, str)}
+            rows.append(FeedbackRow(query, key, bool(verdict), line, context))
+    for msg in problems:
+        log.warning("skipped feedback row: %s", msg)
+    if unknown:
+        log.warning("%s: feedback names unknown keys (rows skipped): %s", p,
+                    ", ".join(f"{k} x{n}" for k, n in sorted(unknown.items())))
+    return Feedback(rows, problems, unknown, str(p))
+
+
+@dataclass(frozen=True)
+class Triplet:
+    anchor: str
+    positive: str
+    negative: str
+
+
+def load_triplets(path: str | Path) -> list[Triplet]:
+    """Read triplet JSONL (``anchor`` or ``question``, ``positive``, ``negative``).
+
+    The seed's rules: every field present, no empty string, at least one row.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise DataError(f"{p}: triplet file not found")
+    out: list[Triplet] = []
+    with p.open(encoding="utf-8") as fh:
+        for n, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DataError(f"{p}: line {n}: invalid JSON: {exc.msg}") from exc
+            if not isinstance(obj, dict):
+                raise DataError(f"{p}: line {n}: expected an object")
+            anchor_col = "anchor" if "anchor" in obj else "question"
+            for col in (anchor_col, "positive", "negative"):
+                value = obj.get(col)
+                if not isinstance(value, str):
+                    raise DataError(f"{p}: line {n}: missing or non-string field {col!r}")
+                if not value.strip():
+                    raise DataError(f"{p}: line {n}: field {col!r} is empty")
+            out.append(Triplet(obj[anchor_col], obj["positive"], obj["negative"]))
+    if not out:
+        raise DataError(f"{p}: no triplets (at least one row is required)")
+    return out
+
+
+@dataclass(frozen=True)
+class LabelledRow:
+    """One labelled evaluation row: a field (or a bare query) and its expected key or None."""
+
+    field: dict[str, Any]
+    expected: str | None
+    group: str  # site (forms) or query (titles): folds never split a group
+
+
+def load_eval_rows(path: str | Path) -> list[LabelledRow]:
+    """Read labelled rows in the formats of the evaluation data.
+
+    Forms: ``label, placeholder, name, id, input_type, expected, site``.
+    Titles: ``query, expected``. ``expected`` may be null (the right answer is "unknown").
+    """
+    p = Path(path)
+    if not p.exists():
+        raise DataError(f"{p}: evaluation file not found")
+    out: list[LabelledRow] = []
+    with p.open(encoding="utf-8") as fh:
+        for n, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DataError(f"{p}: line {n}: invalid JSON: {exc.msg}") from exc
+            if not isinstance(obj, dict) or "expected" not in obj:
+                raise DataError(f"{p}: line {n}: expected an object with an 'expected' field")
+            expected = obj["expected"]
+            if expected is not None and not isinstance(expected, str):
+                raise DataError(f"{p}: line {n}: 'expected' must be a string or null")
+            if "query" in obj:
+                fld: dict[str, Any] = {"label": str(obj["query"])}
+                group = normalize(str(obj["query"]))
+            else:
+                fld = {k: obj.get(k) or "" for k in ("label", "placeholder", "name", "id")}
+                fld["type"] = obj.get("input_type") or obj.get("type") or ""
+                for extra in ("autocomplete", "options", "tag"):
+                    if obj.get(extra):
+                        fld[extra] = obj[extra]
+                group = str(obj.get("site") or n)
+            out.append(LabelledRow(fld, expected, group))
+    return out
+
+
+def file_sha256(path: str | Path | None) -> str | None:
+    """Hash of a data file for the manifest (``None`` when there is no file)."""
+    if path is None or not Path(path).exists():
+        return None
+    h = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def load_unknowns(path: str | Path | None) -> list[str]:
+    """Known-unknown texts (one per line, ``#`` comments): fields that are none of the keys."""
+    if path is None or not Path(path).exists():
+        return []
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    return [t.strip() for t in lines if t.strip() and not t.lstrip().startswith("#")]

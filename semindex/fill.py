@@ -1,0 +1,120 @@
+"""Turn matches into values from a user profile (the ml-service ``/ml/fill`` rules).
+
+Per match: text is trimmed and cut to ``maxlength``; a ``<select>`` gets the option that
+matches the value (exact, then normalised, then by embedding when an encoder is given);
+dates are written as ISO for ``type=date`` or in the format the placeholder hints
+(``MM/DD/YYYY``); a missing profile value gives an empty value with status ``missing``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from datetime import date, datetime
+from typing import Any
+
+import numpy as np
+
+from semindex.encoder import Encoder
+from semindex.text import normalize
+
+_DATE_INPUTS = ("%Y-%m-%d", "%Y/%m/%d", "%d.%m.%Y", "%m/%d/%Y", "%d/%m/%Y", "%Y%m%d",
+                "%B %d, %Y", "%d %B %Y")
+_FORMAT_HINT = re.compile(r"(dd|mm|yyyy|yy)([./\- ])(dd|mm|yyyy|yy)\2(dd|mm|yyyy|yy)", re.I)
+SELECT_MIN_SIMILARITY = 0.6
+
+
+@dataclass
+class FillResult:
+    selector: str | None
+    key: str | None
+    value: str
+    status: str  # filled | missing | no_option | unparsed_date
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def parse_date(value: str) -> date | None:
+    v = value.strip()
+    for fmt in _DATE_INPUTS:
+        try:
+            return datetime.strptime(v, fmt).date()
+        except ValueError:
+            continue
+    return None
+
+
+def date_format_from_hint(hint: str) -> str | None:
+    """``"MM/DD/YYYY"`` -> ``"%m/%d/%Y"``; None when the text hints no format."""
+    m = _FORMAT_HINT.search(hint or "")
+    if not m:
+        return None
+    parts = {"dd": "%d", "mm": "%m", "yyyy": "%Y", "yy": "%y"}
+    a, sep, b, c = m.group(1), m.group(2), m.group(3), m.group(4)
+    return sep.join(parts[x.lower()] for x in (a, b, c))
+
+
+def _option_pairs(options: Sequence[Any]) -> list[tuple[str, str]]:
+    """Options as (value, label) pairs; accepts strings or {value, label|text} objects."""
+    pairs = []
+    for o in options:
+        if isinstance(o, Mapping):
+            value = str(o.get("value", o.get("label", o.get("text", ""))))
+            label = str(o.get("label", o.get("text", value)))
+            pairs.append((value, label))
+        else:
+            pairs.append((str(o), str(o)))
+    return pairs
+
+
+def choose_option(value: str, options: Sequence[Any], encoder: Encoder | None = None) -> str | None:
+    """The option value that best matches ``value``: exact, normalised, then by embedding."""
+    pairs = _option_pairs(options)
+    for opt_value, label in pairs:
+        if value == opt_value or value == label:
+            return opt_value
+    norm = normalize(value)
+    for opt_value, label in pairs:
+        if norm and norm in (normalize(opt_value), normalize(label)):
+            return opt_value
+    if encoder is None or not pairs or not norm:
+        return None
+    vecs = encoder.encode([value] + [label for _, label in pairs])
+    sims = vecs[1:] @ vecs[0]
+    best = int(np.argmax(sims))
+    return pairs[best][0] if float(sims[best]) >= SELECT_MIN_SIMILARITY else None
+
+
+def fill_one(match: Mapping[str, Any], profile: Mapping[str, Any],
+             encoder: Encoder | None = None) -> FillResult:
+    selector = match.get("selector")
+    sel = str(selector) if selector is not None else None
+    key = match.get("key")
+    raw = profile.get(key) if isinstance(key, str) else None
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return FillResult(sel, key, "", "missing")
+    value = str(raw).strip()
+    options = match.get("options")
+    if options:
+        chosen = choose_option(value, options, encoder)
+        return FillResult(sel, key, chosen, "filled") if chosen is not None else \
+            FillResult(sel, key, "", "no_option")
+    ftype = str(match.get("type") or "").lower()
+    fmt = "%Y-%m-%d" if ftype == "date" else date_format_from_hint(str(match.get("placeholder") or ""))
+    if fmt is not None:
+        parsed = parse_date(value)
+        if parsed is None:
+            return FillResult(sel, key, value, "unparsed_date")
+        value = parsed.strftime(fmt)
+    maxlength = match.get("maxlength")
+    if isinstance(maxlength, int) and maxlength > 0:
+        value = value[:maxlength]
+    return FillResult(sel, key, value, "filled")
+
+
+def fill(profile: Mapping[str, Any], matches: Sequence[Mapping[str, Any]],
+         encoder: Encoder | None = None) -> list[FillResult]:
+    """One :class:`FillResult` per match, in order."""
+    return [fill_one(m, profile, encoder) for m in matches]

@@ -1,0 +1,267 @@
+"""The classify logic: from form fields (or bare texts) to keys, with reasons.
+
+Per field, in order of strength: the ``autocomplete`` attribute (declared evidence),
+a lexical match of the field's main text against the synonym table, then the semantic
+match (FAISS, max over synonyms) against a threshold that is calibrated per key and
+adjusted by what the field says about itself (type, required, generic wording). Finally
+the accepted fields of one form are assigned jointly, so two fields cannot both claim a
+non-repeatable key.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from semindex.bundle import Bundle
+from semindex.index import KeyHit
+from semindex.text import field_text, is_generic, normalize
+
+# Threshold adjustments (added to the calibrated threshold). Small on purpose: they break
+# near-ties, they do not overrule a clear semantic score.
+REQUIRED_BONUS = -0.02
+TYPE_AGREES = -0.10
+TYPE_DISAGREES = 0.10
+GENERIC_PENALTY = 0.10
+
+
+@dataclass
+class Decision:
+    selector: str | None
+    text: str
+    key: str | None
+    score: float
+    threshold: float
+    margin: float
+    synonym: str | None
+    reason: str  # autocomplete | lexical | semantic | form_rule | below_threshold | no_text | assignment
+    accepted: bool
+    runner_up: dict[str, Any] | None = None
+    evidence: list[str] = field(default_factory=list)
+    candidates: list[KeyHit] = field(default_factory=list, repr=False)
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d.pop("candidates")
+        return d
+
+
+def main_text(fld: Mapping[str, Any]) -> str:
+    """The seed's single text: label, else placeholder, else name, else id."""
+    return field_text(fld, "precedence")
+
+
+class Lexicon:
+    """Normalised synonym -> keys, for the exact/fuzzy short-circuit."""
+
+    def __init__(self, pairs: Sequence[tuple[str, str]]) -> None:
+        self.table: dict[str, set[str]] = {}
+        for key, syn in pairs:
+            self.table.setdefault(normalize(syn), set()).add(key)
+        self._norms = list(self.table)
+
+    def best(self, text: str) -> tuple[str | None, float, str | None]:
+        """(key, ratio, synonym) of the closest synonym; key is None if it is ambiguous."""
+        norm = normalize(text)
+        if not norm:
+            return None, 0.0, None
+        if norm in self.table:
+            keys = self.table[norm]
+            return (next(iter(keys)) if len(keys) == 1 else None), 1.0, norm
+        best_ratio, best_norm = 0.0, None
+        matcher = difflib.SequenceMatcher(autojunk=False)
+        matcher.set_seq2(norm)
+        for cand in self._norms:
+            matcher.set_seq1(cand)
+            if matcher.real_quick_ratio() <= best_ratio or matcher.quick_ratio() <= best_ratio:
+                continue
+            ratio = matcher.ratio()
+            if ratio > best_ratio:
+                best_ratio, best_norm = ratio, cand
+        if best_norm is None:
+            return None, 0.0, None
+        keys = self.table[best_norm]
+        return (next(iter(keys)) if len(keys) == 1 else None), best_ratio, best_norm
+
+
+class Matcher:
+    """Classify fields against one :class:`Bundle` (pure apart from the encoder call)."""
+
+    def __init__(self, bundle: Bundle, *, top_k: int = 5, assign: bool = True) -> None:
+        self.bundle = bundle
+        self.top_k = top_k
+        self.assign = assign
+        self.lexicon = Lexicon([(r.key, r.synonym) for r in bundle.index.records])
+
+    # -- thresholds --------------------------------------------------------------
+    def threshold_for(self, key: str, fld: Mapping[str, Any], text: str) -> tuple[float, list[str]]:
+        t = self.bundle.thresholds.for_key(key)
+        why: list[str] = []
+        if fld.get("required") is True:
+            t += REQUIRED_BONUS
+            why.append("required")
+        allowed = self.bundle.hints.keys_for_type(str(fld.get("type") or ""))
+        if allowed is not None:
+            if key in allowed:
+                t += TYPE_AGREES
+                why.append(f"type={fld.get('type')} agrees")
+            else:
+                t += TYPE_DISAGREES
+                why.append(f"type={fld.get('type')} disagrees")
+        if is_generic(main_text(fld) or text):
+            t += GENERIC_PENALTY
+            why.append("generic wording")
+        return min(max(t, 0.0), 1.0), why
+
+    # -- classify ----------------------------------------------------------------
+    def texts(self, fields: Sequence[Mapping[str, Any]]) -> list[str]:
+        mode = self.bundle.text_mode
+        return [field_text(f, "precedence" if mode == "precedence" else "rich") for f in fields]
+
+    def candidates(self, texts: list[str]) -> list[list[KeyHit]]:
+        """Top keys per text from one batched encode + search (empty texts get none)."""
+        todo = [i for i, t in enumerate(texts) if t]
+        out: list[list[KeyHit]] = [[] for _ in texts]
+        if todo:
+            vecs = self.bundle.encoder.encode([texts[i] for i in todo])
+            for i, hits in zip(todo, self.bundle.index.search(vecs, self.top_k), strict=True):
+                out[i] = hits
+        return out
+
+    def classify(self, fields: Sequence[Mapping[str, Any]],
+                 form: Mapping[str, Any] | None = None) -> list[Decision]:
+        """Decisions for the fields of one form (one request)."""
+        return self.classify_many([(fields, form)])[0]
+
+    def classify_many(self, requests: Sequence[tuple[Sequence[Mapping[str, Any]], Mapping[str, Any] | None]],
+                      ) -> list[list[Decision]]:
+        """Decisions for several independent forms, with one encode for all their fields."""
+        texts = [self.texts(fields) for fields, _ in requests]
+        flat = self.candidates([t for ts in texts for t in ts])
+        out, pos = [], 0
+        for (fields, form), ts in zip(requests, texts, strict=True):
+            out.append(self._classify_form(fields, form, ts, flat[pos:pos + len(ts)]))
+            pos += len(ts)
+        return out
+
+    def _classify_form(self, fields: Sequence[Mapping[str, Any]], form: Mapping[str, Any] | None,
+                       texts: list[str], all_hits: list[list[KeyHit]]) -> list[Decision]:
+        hints = self.bundle.hints
+        kind = hints.infer_form_kind(dict(form or {}), [dict(f) for f in fields])
+        decisions = [self._decide(f, t, h, kind) for f, t, h in zip(fields, texts, all_hits, strict=True)]
+        if self.assign:
+            assign_jointly(decisions, hints.repeatable)
+        return decisions
+
+    def _decide(self, fld: Mapping[str, Any], text: str, hits: list[KeyHit],
+                form_kind: str | None) -> Decision:
+        selector = fld.get("selector")
+        sel = str(selector) if selector is not None else None
+        runner = {"key": hits[1].key, "score": hits[1].score} if len(hits) > 1 else None
+        margin = hits[0].score - hits[1].score if len(hits) > 1 else (hits[0].score if hits else 0.0)
+        keys = set(self.bundle.index.keys)
+
+        rule_key = self._form_rule(fld, form_kind)
+        if rule_key in keys:
+            return Decision(sel, text, rule_key, 1.0, 0.0, margin, None, "form_rule", True, runner,
+                            [f"form kind {form_kind}: {fld.get('type')} field is {rule_key}"], hits)
+        ac_key = self.bundle.hints.autocomplete_key(str(fld.get("autocomplete") or ""))
+        if ac_key in keys:
+            return Decision(sel, text, ac_key, 1.0, 0.0, margin, None, "autocomplete", True, runner,
+                            [f"autocomplete={fld.get('autocomplete')}"], hits)
+        if not text:
+            return Decision(sel, text, None, 0.0, 0.0, 0.0, None, "no_text", False, None, [], hits)
+
+        lex_key, ratio, lex_syn = self.lexicon.best(main_text(fld) or text)
+        if lex_key is not None and ratio >= self.bundle.thresholds.lexical:
+            allowed = self.bundle.hints.keys_for_type(str(fld.get("type") or ""))
+            if allowed is None or lex_key in allowed:
+                return Decision(sel, text, lex_key, ratio, self.bundle.thresholds.lexical, margin,
+                                lex_syn, "lexical", True, runner, [f"lexical ratio {ratio:.2f}"],
+                                hits)
+        if not hits:
+            return Decision(sel, text, None, 0.0, 0.0, 0.0, None, "below_threshold", False)
+        # The best key after the field's own evidence moves each key's threshold.
+        scored = []
+        for h in hits:
+            t, why = self.threshold_for(h.key, fld, text)
+            scored.append((h.score - t, h, t, why))
+        scored.sort(key=lambda s: -s[0])
+        _, top, threshold, why = scored[0]
+        accepted = top.score >= threshold
+        return Decision(sel, text, top.key, top.score, threshold, margin, top.synonym,
+                        "semantic" if accepted else "below_threshold", accepted, runner,
+                        ["semantic", *why], hits)
+
+    def _form_rule(self, fld: Mapping[str, Any], form_kind: str | None) -> str | None:
+        if form_kind is None:
+            return None
+        ftype = str(fld.get("type") or "").lower()
+        ftext = normalize(main_text(fld))
+        for rule in self.bundle.hints.context_rules:
+            if rule.get("form_kind") != form_kind:
+                continue
+            if "field_type" in rule and rule["field_type"] != ftype:
+                if not ("text_contains" in rule and rule["text_contains"] in ftext):
+                    continue
+            elif "text_contains" in rule and rule["text_contains"] not in ftext:
+                continue
+            return rule["key"]
+        return None
+
+
+def assign_jointly(decisions: list[Decision], repeatable: frozenset[str] | set[str]) -> None:
+    """Give each non-repeatable key to at most one field, maximising the total margin.
+
+    Solved as an assignment problem (Hungarian algorithm) over the accepted fields and
+    every key they could take (score above that key's threshold), not first-come: a field
+    that loses its first choice falls back to its next acceptable key or abstains.
+    Decisions from declared evidence (autocomplete, form rules) are fixed.
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    free = ("semantic", "lexical")
+    open_rows = [i for i, d in enumerate(decisions) if d.accepted and d.reason in free]
+    fixed = {d.key for d in decisions if d.accepted and d.reason not in ("semantic", "lexical")}
+    contested: dict[str | None, list[int]] = {}
+    for i in open_rows:
+        contested.setdefault(decisions[i].key, []).append(i)
+    if all(len(v) == 1 and k not in fixed for k, v in contested.items()) or not open_rows:
+        return
+    options: dict[int, dict[str, tuple[float, KeyHit | None]]] = {}
+    for i in open_rows:
+        d = decisions[i]
+        opts: dict[str, tuple[float, KeyHit | None]] = {str(d.key): (d.score - d.threshold + 1.0, None)}
+        for h in d.candidates:
+            if h.key != d.key and h.score >= d.threshold:
+                opts.setdefault(h.key, (h.score - d.threshold + 1.0, h))
+        options[i] = {k: v for k, v in opts.items() if k not in fixed or k in repeatable}
+    columns: list[str] = []
+    for key in sorted({k for o in options.values() for k in o}):
+        columns += [key] * (len(open_rows) if key in repeatable else 1)
+    gain = np.zeros((len(open_rows), len(columns)))
+    for r, i in enumerate(open_rows):
+        for c, key in enumerate(columns):
+            gain[r, c] = options[i].get(key, (-1e6, None))[0]
+    rows, cols = linear_sum_assignment(-gain) if columns else ([], [])
+    chosen = {open_rows[r]: columns[c] for r, c in zip(rows, cols, strict=True) if gain[r, c] > 0}
+    for i in open_rows:
+        d = decisions[i]
+        choice = chosen.get(i)
+        if choice == d.key:
+            continue
+        if choice is None:
+            d.accepted = False
+            d.reason = "assignment"
+            d.evidence.append(f"{d.key} went to a field with stronger evidence")
+            continue
+        key = choice
+        hit = options[i][key][1]
+        d.evidence.append(f"assignment: {d.key} went to another field")
+        d.key, d.reason = str(key), "assignment"
+        if hit is not None:
+            d.score, d.synonym = hit.score, hit.synonym

@@ -1,0 +1,76 @@
+"""Typed settings of the Serve application (the ``args:`` of ``configs/serve.yaml``)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from semindex.errors import ConfigError
+
+
+class ServeArgs(BaseModel):
+    """Arguments of the application builder; every field can be set under ``args:``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model_store: str = "model_store"
+    num_replicas: int | str = Field(1, description="an int, or 'auto' to use autoscaling_config")
+    min_replicas: int = 1
+    max_replicas: int = 4
+    target_ongoing_requests: float = 8
+    replica_cpus: float = Field(0.5, gt=0, description="fractional so replicas never starve jobs")
+    max_ongoing_requests: int = 64
+    max_batch_size: int = Field(16, ge=1)
+    batch_wait_timeout_s: float = Field(0.005, ge=0)
+    admin_token_env: str = "SEMINDEX_ADMIN_TOKEN"
+    admin_token_file: str | None = None
+    client_token_env: str = "SEMINDEX_CLIENT_TOKEN"
+    client_token_file: str | None = None
+    log_dir: str = "logs"
+    max_fields: int = Field(200, ge=1)
+    max_text_length: int = Field(2000, ge=1)
+    max_body_bytes: int = Field(1_000_000, ge=1)
+    poll_interval_s: float = Field(0.5, gt=0)
+    reload_timeout_s: float = Field(180, gt=0)
+    dashboard_url: str = "http://127.0.0.1:8265"
+    train_config: str = "configs/train.yaml"
+    project_dir: str = "."
+    replica_resources: dict[str, float] = Field(default_factory=dict,
+                                                description="custom resources to pin replicas")
+
+
+class Settings(BaseModel):
+    """What a replica needs: the args with tokens resolved and paths made absolute."""
+
+    args: ServeArgs
+    store_root: str
+    admin_token: str | None
+    client_token: str | None
+    decision_log: str
+    feedback_log: str
+    project_dir: str
+
+
+def _token(env_name: str, file: str | None) -> str | None:
+    if file:
+        try:
+            value = Path(file).read_text().strip()
+        except OSError as exc:
+            raise ConfigError(f"{file}: cannot read token file: {exc}") from exc
+        if not value:
+            raise ConfigError(f"{file}: token file is empty")
+        return value
+    return os.environ.get(env_name) or None
+
+
+def resolve_settings(args: ServeArgs) -> Settings:
+    """Resolve tokens (environment or secret file) and paths, once, in the builder."""
+    log_dir = Path(args.log_dir).expanduser().resolve()
+    return Settings(args=args, store_root=str(Path(args.model_store).expanduser().resolve()),
+                    admin_token=_token(args.admin_token_env, args.admin_token_file),
+                    client_token=_token(args.client_token_env, args.client_token_file),
+                    decision_log=str(log_dir / "decisions.csv"),
+                    feedback_log=str(log_dir / "feedback.csv"),
+                    project_dir=str(Path(args.project_dir).expanduser().resolve()))

@@ -1,0 +1,82 @@
+"""Pure text functions: normalisation, identifier splitting and the text of a form field.
+
+Everything here is deterministic and side-effect free so that the matcher, the training
+job and the evaluation build *the same* text for the same field.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping
+from typing import Any, Literal
+
+TextMode = Literal["precedence", "rich"]
+
+#: Attributes that can carry a field's text, in the seed's precedence order.
+TEXT_ATTRIBUTES: tuple[str, ...] = ("label", "placeholder", "name", "id")
+
+# Tokens that identify nothing: framework prefixes, widget words, generated ids.
+_NOISE = frozenset(
+    {"input", "inp", "txt", "text", "field", "fld", "tb", "tbx", "ctl", "ctl00", "form",
+     "frm", "val", "data", "the", "your", "please", "enter", "type", "here"}
+)
+# Words that make a label generic (the matcher raises the threshold for them).
+GENERIC_WORDS = frozenset({"value", "input", "field", "text", "enter", "info", "data", "other",
+                           "details", "answer", "entry"})
+
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])|(?<=[A-Za-z])(?=\d)|(?<=\d)(?=[A-Za-z])")
+_NON_WORD = re.compile(r"[^\w]+|_", re.UNICODE)
+_SPACES = re.compile(r"\s+")
+
+
+def split_identifier(value: str) -> str:
+    """Split an HTML identifier into words: ``billingZip2`` -> ``billing zip 2``."""
+    spaced = _CAMEL.sub(" ", value)
+    return _SPACES.sub(" ", _NON_WORD.sub(" ", spaced)).strip()
+
+
+def normalize(text: str, *, drop_noise: bool = False) -> str:
+    """Lower-case, NFKC-fold, split identifiers, strip punctuation and collapse spaces.
+
+    ``drop_noise`` also removes widget words such as ``input`` or ``txt`` (used for
+    identifiers, never for labels, where "Type" can be the real meaning).
+    """
+    folded = unicodedata.normalize("NFKC", text)
+    words = split_identifier(folded).lower().split()
+    if drop_noise:
+        kept = [w for w in words if w not in _NOISE and not w.isdigit()]
+        words = kept or words
+    return " ".join(words)
+
+
+def is_generic(text: str) -> bool:
+    """True when every word of ``text`` is a generic filler word (``"Value"``, ``"Enter text"``)."""
+    words = normalize(text).split()
+    return bool(words) and all(w in GENERIC_WORDS or w in _NOISE for w in words)
+
+
+def _attr(field: Mapping[str, Any], name: str) -> str:
+    value = field.get(name)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def field_text(field: Mapping[str, Any], mode: TextMode = "rich") -> str:
+    """The text embedded for a form field.
+
+    ``precedence`` is the seed's rule: label, else placeholder, else name, else id.
+    ``rich`` joins every distinct attribute (identifiers split into words, noise dropped),
+    strongest first, so a field labelled "Name" with ``name="billing_zip"`` still says zip.
+    Returns ``""`` when the field has no text at all.
+    """
+    parts: list[str] = []
+    for attr in TEXT_ATTRIBUTES:
+        raw = _attr(field, attr)
+        if not raw:
+            continue
+        text = raw if attr in ("label", "placeholder") else normalize(raw, drop_noise=True)
+        if mode == "precedence":
+            return text
+        if text and normalize(text) not in {normalize(p) for p in parts}:
+            parts.append(text)
+    return " | ".join(parts)

@@ -1,0 +1,448 @@
+"""The training job: validate, embed (Ray Data), fine-tune (Ray Train), calibrate, index,
+evaluate, gate, promote, notify. ``train_job.py`` is a thin wrapper around :func:`run`.
+
+Modes (as in the seed's orchestrator):
+
+* ``smoke-test``: validate config, canonical data, feedback and the base model; write nothing.
+* ``build-index``: base model, canonical synonyms only.
+* ``build-index-feedback``: base model, synonyms enriched with confirmed feedback.
+* ``full-train``: everything, with a triplet fine-tune of the model.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from semindex.artifacts import copy_model, write_version
+from semindex.bundle import load_bundle
+from semindex.calibration import Example, calibrate, calibrate_lexical
+from semindex.config import JobConfig
+from semindex.data import (
+    Canonical,
+    Feedback,
+    LabelledRow,
+    SynonymRecord,
+    file_sha256,
+    load_canonical,
+    load_eval_rows,
+    load_feedback,
+    load_unknowns,
+)
+from semindex.encoder import (
+    Encoder,
+    SentenceTransformerEncoder,
+    load_encoder,
+    model_fingerprint,
+    resolve_model_path,
+)
+from semindex.errors import SemindexError
+from semindex.evaluation import score
+from semindex.hints import Hints, load_hints
+from semindex.matcher import Matcher
+from semindex.splits import split_by_group
+from semindex.store import ModelStore
+from semindex.text import normalize
+from semindex.training.embedding import EmbedStats, embed_texts, write_embeddings
+from semindex.training.triplets import build_triplets
+
+log = logging.getLogger("semindex.train")
+
+
+@dataclass
+class Inputs:
+    """Everything the job reads, validated before any work starts."""
+
+    canonical: Canonical
+    hints: Hints
+    feedback: Feedback
+    unknowns: list[str]
+    eval_rows: list[LabelledRow]
+    model_path: str
+
+
+def load_inputs(cfg: JobConfig) -> Inputs:
+    canonical = load_canonical(cfg.data.canonical)
+    hints = load_hints(cfg.data.hints, canonical.keys)
+    feedback = load_feedback(cfg.data.feedback, known_keys=canonical.keys,
+                             strict=cfg.data.strict_feedback)
+    unknowns = load_unknowns(cfg.data.unknowns)
+    eval_rows = load_eval_rows(cfg.data.eval_file) if cfg.data.eval_file else []
+    model_path = cfg.base_model if cfg.base_model.startswith("hash:") else resolve_model_path(cfg.base_model)
+    return Inputs(canonical, hints, feedback, unknowns, eval_rows, model_path)
+
+
+@dataclass
+class Split:
+    """Feedback and unknowns split by normalised query: no text is in two parts."""
+
+    train_confirmed: list[tuple[str, str]]
+    train_rejected: list[tuple[str, str]]
+    calib: list[Example | tuple[str, str | None, str | None]]
+    eval_rows: list[LabelledRow]
+
+
+def split_inputs(inputs: Inputs, cfg: JobConfig) -> Split:
+    fractions = (cfg.split.calibration_fraction, cfg.split.eval_fraction)
+    rows = inputs.feedback.resolved()
+    calib_fb, eval_fb, train_fb = split_by_group(rows, lambda r: normalize(r.query), fractions,
+                                                 cfg.train.seed)
+    calib_unk, eval_unk, train_unk = split_by_group(inputs.unknowns, normalize, fractions,
+                                                    cfg.train.seed)
+    confirmed_eval = {normalize(r.query) for r in eval_fb if r.correct}
+    calib: list[Any] = [(r.query, r.matched_key, None) if r.correct else (r.query, None, r.matched_key)
+                        for r in calib_fb]
+    calib += [(u, None, None) for u in calib_unk + train_unk]
+    calib += [(r.query, None, r.matched_key) for r in eval_fb
+              if not r.correct and normalize(r.query) not in confirmed_eval]
+    eval_rows = [LabelledRow({"label": r.query}, r.matched_key, normalize(r.query))
+                 for r in eval_fb if r.correct]
+    eval_rows += [LabelledRow({"label": u}, None, normalize(u)) for u in eval_unk]
+    eval_rows += inputs.eval_rows
+    return Split([(r.query, r.matched_key) for r in train_fb if r.correct],
+                 [(r.query, r.matched_key) for r in train_fb if not r.correct], calib, eval_rows)
+
+
+@dataclass
+class RunSummary:
+    mode: str
+    version: str | None = None
+    promoted: bool = False
+    reason: str = ""
+    counts: dict[str, int] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    embed_stats: dict[str, Any] = field(default_factory=dict)
+
+    def table(self) -> str:
+        lines = ["", "=" * 60, f"semindex train  mode={self.mode}  version={self.version or '-'}",
+                 "-" * 60, "data:"]
+        lines += [f"  {k:28} {v}" for k, v in self.counts.items()]
+        lines.append("timings (s):")
+        lines += [f"  {k:28} {v:8.2f}" for k, v in self.timings.items()]
+        new = self.metrics.get("new", {})
+        old = self.metrics.get("latest") or {}
+        if new:
+            lines.append("metrics:          new      latest")
+            for k in ("n", "accuracy", "precision", "recall", "abstain_rate"):
+                o = old.get(k)
+                lines.append(f"  {k:14} {new.get(k, 0):8.3f}  {o if o is None else f'{o:8.3f}'}")
+        lines.append(f"promoted: {'yes' if self.promoted else 'no'}  ({self.reason})")
+        lines.append("=" * 60)
+        return "\n".join(lines)
+
+
+class Timer:
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        log.info("step %s ...", name)
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[name] = time.perf_counter() - start
+            log.info("step %s done in %.1fs", name, self.timings[name])
+
+
+def predict(matcher: Matcher, rows: list[LabelledRow]) -> list[str | None]:
+    """The accepted key (or None) for each labelled row, through the full matcher.
+
+    Rows of one group (a site's form) are classified as one request, so the whole-form
+    assignment sees the same fields it would see in production; other rows alone.
+    """
+    out: list[str | None] = [None] * len(rows)
+    groups: dict[str, list[int]] = {}
+    for i, r in enumerate(rows):
+        groups.setdefault(r.group, []).append(i)
+    for idx in groups.values():
+        for i, d in zip(idx, matcher.classify([rows[i].field for i in idx]), strict=True):
+            out[i] = d.key if d.accepted else None
+    return out
+
+
+def calibration_examples(matcher: Matcher, calib: list[Any], records: list[SynonymRecord],
+                         vectors: np.ndarray) -> tuple[list[Example], list[tuple[float, bool]]]:
+    texts = [c[0] for c in calib]
+    hits = matcher.candidates(texts)
+    examples = [Example(h[0].key, h[0].score, exp, not_key)
+                for h, (_, exp, not_key) in zip(hits, calib, strict=True) if h]
+    lex_pairs = []
+    for text, exp, not_key in calib:
+        key, ratio, _ = matcher.lexicon.best(text)
+        if key is not None and (exp is not None or not_key is None or key == not_key):
+            lex_pairs.append((ratio, key == exp))
+    if sum(e.expected is not None for e in examples) < 10 and len(records) > 1:
+        # Too little labelled feedback: leave-one-out over the synonyms gives positives.
+        keys = np.asarray([r.key for r in records])
+        sims = vectors @ vectors.T
+        np.fill_diagonal(sims, -np.inf)
+        for i, rec in enumerate(records):
+            if (keys == rec.key).sum() < 2:
+                continue
+            j = int(np.argmax(sims[i]))
+            examples.append(Example(str(keys[j]), float(sims[i, j]), rec.key))
+    return examples, lex_pairs
+
+
+def notify(url: str | None, token: str | None, version: str, timeout: float) -> str:
+    """POST the reload request; a failure is reported, never raised."""
+    if not url:
+        return "no reload URL configured"
+    req = urllib.request.Request(url, data=json.dumps({"version": version}).encode(),
+                                 headers={"Content-Type": "application/json",
+                                          **({"Authorization": f"Bearer {token}"} if token else {})},
+                                 method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return f"reload answered {resp.status}"
+    except (urllib.error.URLError, OSError) as exc:
+        log.warning("reload notification to %s failed: %s", url, exc)
+        return f"reload failed: {exc}"
+
+
+def init_ray(cfg: JobConfig, address: str | None) -> None:
+    """Join the cluster at ``address`` (``ray job submit`` sets RAY_ADDRESS), else start one.
+
+    A local Ray gets extra logical CPUs: on a 2-core machine an actor pool holding every
+    CPU silently starves the tasks that feed it (ray issue 44687).
+    """
+    import ray
+
+    if ray.is_initialized():
+        return
+    if address:
+        ray.init(address=address, log_to_driver=True)
+    else:
+        cpus = max(4, (os.cpu_count() or 2) + 2)
+        ray.init(address="local", num_cpus=cpus, include_dashboard=False, log_to_driver=True)
+
+
+def run(cfg: JobConfig, *, ray_address: str | None = None,
+        on_stage: Callable[[str], None] | None = None) -> RunSummary:
+    """Run one job in ``cfg.mode``; raises :class:`SemindexError` on bad input before work."""
+    timer = Timer()
+    summary = RunSummary(cfg.mode)
+    stage = on_stage or (lambda _name: None)
+    with timer.step("validate"):
+        inputs = load_inputs(cfg)
+    fb = inputs.feedback
+    summary.counts = {"keys": len(inputs.canonical.keys),
+                      "synonyms": len(inputs.canonical.records()),
+                      "feedback rows": len(fb.rows), "feedback problems": len(fb.problems),
+                      "confirmed": len(fb.confirmed()), "rejected": len(fb.rejected()),
+                      "unknowns": len(inputs.unknowns), "eval file rows": len(inputs.eval_rows)}
+    if cfg.mode == "smoke-test":
+        with timer.step("load model"):
+            enc = load_encoder(inputs.model_path)
+            probe = enc.encode(["smoke test"])
+            if probe.shape != (1, enc.dim):
+                raise SemindexError(f"{inputs.model_path}: probe embedding has shape {probe.shape}")
+        summary.reason = "smoke test passed: nothing written"
+        summary.timings = timer.timings
+        return summary
+
+    init_ray(cfg, ray_address or cfg.ray_address)
+    store = ModelStore(cfg.model_store)
+    split = split_inputs(inputs, cfg)
+    use_gpu_embed = _use_gpu(cfg.embed.use_gpu)
+    cache_root = store.root / ".cache" / "embeddings" if cfg.embed.cache else None
+    parent = store.latest_name()
+    with store.create() as (name, staging):
+        summary.version = name
+        log.info("building version %s in %s", name, staging)
+        base_dim = load_encoder(inputs.model_path).dim if inputs.model_path.startswith("hash:") else None
+
+        def embed(texts: list[str], model_path: str) -> tuple[np.ndarray, EmbedStats]:
+            dim = base_dim or _model_dim(model_path)
+            cache = cache_root / model_fingerprint(model_path) if cache_root else None
+            return embed_texts(texts, model_path, dim=dim, num_actors=cfg.embed.num_actors,
+                               batch_size=cfg.embed.batch_size,
+                               cpus_per_actor=cfg.embed.cpus_per_actor, use_gpu=use_gpu_embed,
+                               cache_dir=cache)
+
+        canonical = inputs.canonical
+        if cfg.mode in ("build-index-feedback", "full-train"):
+            canonical = canonical.with_extra((k, q) for q, k in split.train_confirmed)
+        records = canonical.records()
+        syn_texts = [r.synonym for r in records]
+        syn_keys = [r.key for r in records]
+
+        stage("embed")
+        with timer.step("embed (base model)"):
+            anchor_pairs = [(r.synonym, r.key) for r in records] if cfg.train.synonym_anchors else []
+            anchor_pairs += [(q, k) for q, k in split.train_confirmed
+                             if normalize(q) not in {normalize(t) for t, _ in anchor_pairs}]
+            all_texts = syn_texts + [q for q, _ in anchor_pairs] + [q for q, _ in split.train_rejected]
+            vecs, stats = embed(all_texts, inputs.model_path)
+            summary.embed_stats["base"] = stats.__dict__
+        n_syn, n_anchor = len(syn_texts), len(anchor_pairs)
+        syn_vecs = vecs[:n_syn]
+
+        model_dir = staging / "model"
+        if cfg.mode == "full-train":
+            stage("triplets")
+            with timer.step("triplets"):
+                triplets = build_triplets(
+                    syn_texts, syn_keys, syn_vecs, anchor_pairs, vecs[n_syn:n_syn + n_anchor],
+                    split.train_rejected, vecs[n_syn + n_anchor:],
+                    {normalize(q): k for q, k in split.train_confirmed},
+                    n_negatives=cfg.train.hard_negatives)
+                train_t, val_t = split_by_group(triplets, lambda t: normalize(t.anchor),
+                                                (1 - cfg.train.validation_fraction,), cfg.train.seed)
+                summary.counts["triplets train"] = len(train_t)
+                summary.counts["triplets validation"] = len(val_t)
+            stage("finetune")
+            with timer.step("fine-tune (Ray Train)"):
+                from semindex.training.finetune import finetune
+
+                if inputs.model_path.startswith("hash:"):
+                    raise SemindexError("full-train needs a real model, not the hash test encoder")
+                summary.metrics["train"] = finetune(
+                    inputs.model_path, train_t, val_t, model_dir, epochs=cfg.train.epochs,
+                    batch_size=cfg.train.batch_size, learning_rate=cfg.train.learning_rate,
+                    margin=cfg.train.margin, seed=cfg.train.seed,
+                    patience=cfg.train.early_stopping_patience,
+                    num_workers=cfg.train.num_workers, use_gpu=cfg.train.use_gpu,
+                    cpus_per_worker=cfg.train.cpus_per_worker,
+                    storage_path=str(store.root / ".ray_train"), run_name=name)
+        else:
+            copy_model(inputs.model_path, model_dir)
+        model_path = str(model_dir) if not inputs.model_path.startswith("hash:") else inputs.model_path
+
+        stage("index")
+        with timer.step("embed + index (final model)"):
+            final_vecs, stats = embed(syn_texts, model_path)
+            summary.embed_stats["final"] = stats.__dict__
+            write_embeddings(staging / "embeddings.parquet", syn_keys, syn_texts, final_vecs)
+            encoder: Encoder = load_encoder(str(model_dir))
+            cal = cfg.calibration
+            from semindex.calibration import Thresholds
+
+            provisional = Thresholds(cal.default_threshold, {}, cal.lexical_threshold)
+            metrics: dict[str, Any] = {}
+            manifest = _manifest(cfg, inputs, parent, name)
+            write_version(staging, records=records, vectors=final_vecs, thresholds=provisional,
+                          hints=inputs.hints, metrics=metrics, manifest=manifest,
+                          index_exact_max=cfg.index_exact_max)
+
+        stage("calibrate")
+        with timer.step("calibrate"):
+            bundle = load_bundle(staging, encoder=encoder)
+            matcher = Matcher(bundle)
+            examples, lex_pairs = calibration_examples(matcher, split.calib, records, final_vecs)
+            lex_t, lex_fig = calibrate_lexical(lex_pairs, default=cal.lexical_threshold)
+            thresholds = calibrate(examples, precision_floor=cal.precision_floor,
+                                   min_key_examples=cal.min_key_examples,
+                                   default=cal.default_threshold, lexical=lex_t)
+            thresholds.figures["lexical"] = lex_fig
+            summary.counts["calibration examples"] = len(examples)
+
+        stage("evaluate")
+        with timer.step("evaluate"):
+            write_version(staging, records=records, vectors=final_vecs, thresholds=thresholds,
+                          hints=inputs.hints, metrics={}, manifest=manifest,
+                          index_exact_max=cfg.index_exact_max)
+            bundle = load_bundle(staging, encoder=encoder)
+            expected = [r.expected for r in split.eval_rows]
+            new = score(predict(Matcher(bundle), split.eval_rows), expected)
+            old = None
+            if parent is not None:
+                try:
+                    old = score(predict(Matcher(load_bundle(store.resolve(parent))),
+                                        split.eval_rows), expected)
+                except SemindexError as exc:
+                    log.warning("cannot evaluate current latest %s: %s", parent, exc)
+            promote, reason = gate(new, old, cfg.gate.min_accuracy, cfg.gate.tolerance)
+            metrics = {"new": new, "latest": old, "latest_version": parent,
+                       "eval_rows": len(split.eval_rows), "gate": {"promote": promote,
+                       "reason": reason, "min_accuracy": cfg.gate.min_accuracy,
+                       "tolerance": cfg.gate.tolerance}, "train": summary.metrics.get("train")}
+            manifest["metrics"] = {k: new[k] for k in ("n", "accuracy", "precision", "recall",
+                                                        "abstain_rate")}
+            manifest["thresholds"] = {"global": thresholds.global_, "lexical": thresholds.lexical}
+            write_version(staging, records=records, vectors=final_vecs, thresholds=thresholds,
+                          hints=inputs.hints, metrics=metrics, manifest=manifest,
+                          index_exact_max=cfg.index_exact_max)
+            summary.metrics.update(metrics)
+        stage("commit")
+    # The version is now complete and visible; only promotion remains.
+    summary.reason = reason
+    if promote:
+        store.promote(name, reason=f"train {cfg.mode}")
+        summary.promoted = True
+        stage("promoted")
+        with timer.step("notify"):
+            summary.reason += "; " + notify(cfg.notify.reload_url, cfg.notify.token, name,
+                                            cfg.notify.timeout_s)
+    summary.timings = timer.timings
+    return summary
+
+
+def gate(new: dict[str, Any], old: dict[str, Any] | None, min_accuracy: float,
+         tolerance: float) -> tuple[bool, str]:
+    """Promote only if accuracy >= the floor and not worse than latest beyond tolerance."""
+    if new["n"] == 0:
+        return False, "no evaluation rows: nothing shows the version is good"
+    acc = new["accuracy"]
+    if acc < min_accuracy:
+        return False, f"accuracy {acc:.3f} < MIN_ACCURACY {min_accuracy:.3f}"
+    if old is not None and acc < old["accuracy"] - tolerance:
+        return False, (f"accuracy {acc:.3f} is worse than latest {old['accuracy']:.3f} "
+                       f"beyond tolerance {tolerance}")
+    return True, f"accuracy {acc:.3f} passes the gate"
+
+
+def _manifest(cfg: JobConfig, inputs: Inputs, parent: str | None, name: str) -> dict[str, Any]:
+    return {
+        "mode": cfg.mode, "base_model": cfg.base_model, "base_model_path": inputs.model_path,
+        "parent_version": parent, "config": _redacted(cfg),
+        "inputs": {"canonical": {"path": cfg.data.canonical, "sha256": file_sha256(cfg.data.canonical)},
+                   "hints": {"path": cfg.data.hints, "sha256": file_sha256(cfg.data.hints)},
+                   "feedback": {"path": cfg.data.feedback, "sha256": file_sha256(cfg.data.feedback),
+                                "rows": len(inputs.feedback.rows)},
+                   "unknowns": {"path": cfg.data.unknowns, "sha256": file_sha256(cfg.data.unknowns)},
+                   "eval_file": {"path": cfg.data.eval_file, "sha256": file_sha256(cfg.data.eval_file)}},
+    }
+
+
+def _redacted(cfg: JobConfig) -> dict[str, Any]:
+    """The config for the manifest, without the admin token."""
+    dumped = cfg.model_dump(mode="json")
+    if dumped["notify"].get("token"):
+        dumped["notify"]["token"] = "***"
+    return dumped
+
+
+def _use_gpu(setting: bool | str) -> bool:
+    if setting == "auto":
+        import ray
+
+        return bool(ray.cluster_resources().get("GPU", 0))
+    return bool(setting)
+
+
+def _model_dim(model_path: str) -> int:
+    """The embedding dimension from the model's config, without loading the weights."""
+    p = Path(model_path)
+    for rel in ("1_Pooling/config.json",):
+        f = p / rel
+        if f.exists():
+            conf = json.loads(f.read_text())
+            for key in ("word_embedding_dimension", "embedding_dimension"):
+                if key in conf:
+                    return int(conf[key])
+    return SentenceTransformerEncoder(model_path).dim
