@@ -13,10 +13,11 @@ from semindex import __version__
 from semindex.atomic import write_json
 from semindex.bundle import HINTS_FILE, MANIFEST_FILE, THRESHOLDS_FILE
 from semindex.calibration import Thresholds
-from semindex.data import SynonymRecord
-from semindex.encoder import HASH_MARKER
+from semindex.data import Canonical, SynonymRecord
+from semindex.encoder import HASH_MARKER, Encoder
 from semindex.hints import Hints
 from semindex.index import KeyIndex
+from semindex.store import ModelStore
 
 
 def copy_model(source: str, dest: Path) -> None:
@@ -45,3 +46,25 @@ def write_version(directory: Path, *, records: list[SynonymRecord], vectors: np.
             "vectors": index.size, "keys": len(index.keys), **manifest}
     write_json(directory / MANIFEST_FILE, full)
     return index
+
+
+def build_local_version(store: ModelStore, canonical: Canonical, model_source: str, encoder: Encoder, *,
+                        thresholds: Thresholds | None = None, hints: Hints | None = None,
+                        promote: bool = True, manifest: dict[str, Any] | None = None) -> str:
+    """Build a version in-process (no Ray): for tests, benchmarks and tiny vocabularies.
+
+    The training job does the same through Ray Data and Ray Train; this path embeds with
+    the given ``encoder`` directly.
+    """
+    records = canonical.records()
+    vectors = encoder.encode([r.synonym for r in records])
+    with store.create() as (name, staging):
+        copy_model(model_source, staging / "model")
+        write_version(staging, records=records, vectors=vectors,
+                      thresholds=thresholds or Thresholds(), hints=hints or Hints(),
+                      metrics={}, manifest={"mode": "local", "base_model": model_source,
+                                            "parent_version": store.latest_name(),
+                                            **(manifest or {})})
+    if promote:
+        store.promote(name, reason="local build")
+    return name

@@ -60,8 +60,10 @@ class Lexicon:
 
     def __init__(self, pairs: Sequence[tuple[str, str]]) -> None:
         self.table: dict[str, set[str]] = {}
+        self.original: dict[str, str] = {}
         for key, syn in pairs:
             self.table.setdefault(normalize(syn), set()).add(key)
+            self.original.setdefault(normalize(syn), syn)
         self._norms = list(self.table)
 
     def best(self, text: str) -> tuple[str | None, float, str | None]:
@@ -71,7 +73,7 @@ class Lexicon:
             return None, 0.0, None
         if norm in self.table:
             keys = self.table[norm]
-            return (next(iter(keys)) if len(keys) == 1 else None), 1.0, norm
+            return (next(iter(keys)) if len(keys) == 1 else None), 1.0, self.original[norm]
         best_ratio, best_norm = 0.0, None
         matcher = difflib.SequenceMatcher(autojunk=False)
         matcher.set_seq2(norm)
@@ -85,7 +87,7 @@ class Lexicon:
         if best_norm is None:
             return None, 0.0, None
         keys = self.table[best_norm]
-        return (next(iter(keys)) if len(keys) == 1 else None), best_ratio, best_norm
+        return (next(iter(keys)) if len(keys) == 1 else None), best_ratio, self.original[best_norm]
 
 
 class Matcher:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import time
 from datetime import datetime, timezone
 from typing import Any
 
@@ -41,11 +42,19 @@ def submit_training(settings: Settings, req: TrainIn) -> str:
     if settings.admin_token:
         env["SEMINDEX_ADMIN_TOKEN"] = settings.admin_token
     client = _client(settings)
-    job_id: str = client.submit_job(
-        entrypoint=" ".join(shlex.quote(p) for p in parts),
-        runtime_env={"working_dir": settings.project_dir, "excludes": _EXCLUDES, "env_vars": env},
-        metadata={"semindex": "train", "mode": req.mode})
-    return job_id
+    for attempt in range(15):
+        try:
+            job_id: str = client.submit_job(
+                entrypoint=" ".join(shlex.quote(p) for p in parts),
+                runtime_env={"working_dir": settings.project_dir, "excludes": _EXCLUDES,
+                             "env_vars": env},
+                metadata={"semindex": "train", "mode": req.mode})
+            return job_id
+        except RuntimeError as exc:  # the job agent starts a little after the dashboard
+            if "No available agent" not in str(exc) or attempt == 14:
+                raise SemindexError(f"job submission failed: {exc}") from exc
+            time.sleep(2)
+    raise SemindexError("job submission failed")
 
 
 def training_status(settings: Settings, job_id: str) -> dict[str, Any]:

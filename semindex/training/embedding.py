@@ -40,13 +40,15 @@ class EmbedActor:
         self.device = "cuda" if ray.get_gpu_ids() else "cpu"
         self.encoder = load_encoder(model_path, device=self.device)
         self.node_id = ctx.get_node_id()
+        self.actor_id = ctx.get_actor_id() or "driver"
         self.batch_size = encode_batch_size
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, Any]:
         texts = [str(t) for t in batch["text"]]
         vecs = self.encoder.encode(texts, batch_size=self.batch_size)
         return {"id": batch["id"], "embedding": vecs,
-                "node_id": np.array([self.node_id] * len(texts))}
+                "node_id": np.array([self.node_id] * len(texts)),
+                "actor_id": np.array([self.actor_id] * len(texts))}
 
 
 @dataclass
@@ -55,6 +57,7 @@ class EmbedStats:
     cached: int = 0
     computed: int = 0
     nodes: dict[str, int] = field(default_factory=dict)
+    actors: dict[str, int] = field(default_factory=dict)
 
 
 def _write_vectors(path: Path, columns: dict[str, list[Any]], vectors: np.ndarray) -> None:
@@ -119,10 +122,13 @@ def embed_texts(texts: list[str], model_path: str, *, dim: int, num_actors: int 
         items = [{"id": i, "text": t} for i, t in enumerate(todo.values())]
         order = list(todo)
         n_actors = max(1, min(num_actors, len(items)))
-        ds = ray.data.from_items(items).map_batches(
+        # Start work only when the whole pool is up: otherwise the first actor to load its
+        # model takes every block of a small job and the others idle.
+        ray.data.DataContext.get_current().wait_for_min_actors_s = 600
+        ds = ray.data.from_items(items, override_num_blocks=min(len(items), n_actors * 4)).map_batches(
             EmbedActor,
             fn_constructor_kwargs={"model_path": model_path},
-            compute=ray.data.ActorPoolStrategy(size=n_actors),
+            compute=ray.data.ActorPoolStrategy(size=n_actors, max_tasks_in_flight_per_actor=2),
             batch_size=max(1, min(batch_size, -(-len(items) // n_actors))),
             num_cpus=0 if use_gpu else cpus_per_actor,
             num_gpus=1 if use_gpu else 0,
@@ -134,8 +140,9 @@ def embed_texts(texts: list[str], model_path: str, *, dim: int, num_actors: int 
             ids = batch["id"].astype(np.int64)
             out[ids] = np.asarray(batch["embedding"], dtype=np.float32)
             seen[ids] = True
-            for node in batch["node_id"]:
+            for node, actor in zip(batch["node_id"], batch["actor_id"], strict=True):
                 stats.nodes[str(node)] = stats.nodes.get(str(node), 0) + 1
+                stats.actors[str(actor)] = stats.actors.get(str(actor), 0) + 1
         if not seen.all():
             raise RuntimeError(f"embedding lost {int((~seen).sum())} texts")
         stats.computed = len(items)

@@ -1,0 +1,83 @@
+"""Shared fixtures: a tiny canonical set, fake and real encoders, a Ray session."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+
+from semindex.data import Canonical, parse_canonical
+from semindex.encoder import HashEncoder
+from semindex.hints import Hints, load_hints
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "data" / "sample"
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+TINY = {
+    "first_name": ["First name", "Given name", "Forename"],
+    "last_name": ["Last name", "Surname", "Family name"],
+    "email": ["Email address", "E-mail"],
+    "username": ["Username", "Login name"],
+    "password": ["Password", "Confirm password"],
+    "postal_code": ["Postal code", "ZIP code"],
+    "date_of_birth": ["Date of birth", "Birthday"],
+}
+
+
+@pytest.fixture
+def tiny() -> Canonical:
+    return parse_canonical(TINY, "tiny")
+
+
+@pytest.fixture
+def sample_hints() -> Hints:
+    return load_hints(SAMPLE / "canonical.hints.json")
+
+
+@pytest.fixture
+def hash_encoder() -> HashEncoder:
+    return HashEncoder(64)
+
+
+@pytest.fixture(scope="session")
+def minilm():  # type: ignore[no-untyped-def]
+    """The real packaged all-MiniLM-L6-v2, loaded once per test session."""
+    from semindex.encoder import DEFAULT_BASE_MODEL, SentenceTransformerEncoder
+
+    return SentenceTransformerEncoder(DEFAULT_BASE_MODEL)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def ray_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """One local Ray for the whole session (never joins another cluster on the machine).
+
+    Extra logical CPUs: on 2 cores, actor pools and replicas holding every CPU starve
+    the tasks that feed them (see RAY_NOTES).
+    """
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(address="local", num_cpus=8, include_dashboard=False, log_to_driver=False,
+                 runtime_env={"env_vars": {"HF_HUB_OFFLINE": "1"}})
+    yield
+    try:
+        from ray import serve
+
+        serve.shutdown()
+    except Exception:
+        pass
+    ray.shutdown()

@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from semindex.config import load_job_config
+from semindex.errors import ConfigError
+from semindex.splits import split_by_group
+from semindex.training.triplets import build_triplets, hard_negatives
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_config_defaults_env_and_cli_overrides() -> None:
+    cfg = load_job_config(ROOT / "configs" / "train.yaml", environ={})
+    assert cfg.gate.min_accuracy == 0.8 and cfg.mode == "full-train"
+    cfg = load_job_config(ROOT / "configs" / "train.yaml",
+                          environ={"MIN_ACCURACY": "0.9", "BASE_MODEL": "/m", "SEMINDEX_RELOAD_URL": "http://x"},
+                          overrides={"train.epochs": "7", "gate.min_accuracy": "0.95"})
+    assert cfg.gate.min_accuracy == 0.95  # the command line beats the environment
+    assert cfg.base_model == "/m" and cfg.notify.reload_url == "http://x" and cfg.train.epochs == 7
+
+
+@pytest.mark.parametrize(("yaml_text", "overrides", "message"), [
+    ("train:\n  epochs: 0\n", {}, "train.epochs"),
+    ("bogus: 1\n", {}, "bogus: Extra inputs are not permitted"),
+    ("mode: [\n", {}, "line 1"),
+    ("- a\n", {}, "top level must be a mapping"),
+    ("", {"gate.min_accuracy": "high"}, "gate.min_accuracy"),
+    ("", {"mode": "fly"}, "mode"),
+])
+def test_config_errors(tmp_path: Path, yaml_text: str, overrides: dict[str, str], message: str) -> None:
+    p = tmp_path / "c.yaml"
+    p.write_text(yaml_text)
+    with pytest.raises(ConfigError, match=message) as info:
+        load_job_config(p, overrides=overrides, environ={})
+    assert "c.yaml" in str(info.value)
+
+
+def test_missing_config_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not found"):
+        load_job_config(tmp_path / "nope.yaml")
+
+
+def test_split_is_group_disjoint_and_stable() -> None:
+    items = [(f"q{i % 30}", i) for i in range(300)]
+    a, b, c = split_by_group(items, lambda x: x[0], (0.25, 0.25), seed=3)
+    groups = [{x[0] for x in part} for part in (a, b, c)]
+    assert not (groups[0] & groups[1]) and not (groups[1] & groups[2]) and not (groups[0] & groups[2])
+    assert split_by_group(items, lambda x: x[0], (0.25, 0.25), seed=3)[0] == a
+
+
+def test_hard_negatives_are_key_aware() -> None:
+    cand = np.eye(4, dtype=np.float32)
+    anchors = np.array([[1, 0.9, 0.1, 0]], dtype=np.float32)
+    # candidate 0 is the most similar but has the anchor's own key: never a negative
+    assert hard_negatives(anchors, ["k0"], cand, ["k0", "k1", "k2", "k3"], 2) == [[1, 2]]
+
+
+def test_build_triplets() -> None:
+    syn_texts = ["First name", "Given name", "Last name", "Surname"]
+    syn_keys = ["first", "first", "last", "last"]
+    vecs = np.array([[1, 0, 0], [0.9, 0.1, 0], [0.6, 0.8, 0], [0.1, 1, 0]], dtype=np.float32)
+    anchors = [("Vorname", "first")]
+    anchor_vecs = np.array([[0.5, 0.5, 0.7]], dtype=np.float32)
+    rejected = [("Search", "last"), ("Vorname", "last")]
+    rej_vecs = np.array([[0, 0, 1], [0.5, 0.5, 0.7]], dtype=np.float32)
+    t = build_triplets(syn_texts, syn_keys, vecs, anchors, anchor_vecs, rejected, rej_vecs,
+                       {"vorname": "first"}, n_negatives=1)
+    assert all(x.negative in ("Last name", "Surname") for x in t)
+    assert any(x.anchor == "Vorname" and x.positive in ("First name", "Given name") for x in t)
+    search = [x for x in t if x.anchor == "Search"]
+    assert search and search[0].positive == "Search"  # unknown right key: itself as positive
+    vor_rej = [x for x in t if x.anchor == "Vorname" and x.positive in ("First name", "Given name")]
+    assert vor_rej  # a rejected query with a confirmed key uses that key's synonym

@@ -1,0 +1,130 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from semindex.data import load_canonical, load_eval_rows, load_feedback, load_triplets, parse_canonical
+from semindex.errors import DataError
+
+
+@pytest.mark.parametrize(("obj", "message"), [
+    ([1, 2], "must be a JSON object"),
+    ({}, "has no keys"),
+    ({"email": []}, "key 'email': synonym list is empty"),
+    ({"email": "Email"}, "key 'email': synonyms must be a list"),
+    ({"email": ["Email", 3]}, "key 'email': synonym #1 is int"),
+    ({"email": ["  "]}, "key 'email': synonym #0 is blank"),
+    ({"first_name": ["a"], "First Name": ["b"]}, "duplicates 'first_name' after normalisation"),
+])
+def test_canonical_validation(obj: object, message: str) -> None:
+    with pytest.raises(DataError, match=message) as info:
+        parse_canonical(obj, "c.json")
+    assert str(info.value).startswith("c.json")
+
+
+def test_canonical_records_and_flattened(tiny) -> None:  # type: ignore[no-untyped-def]
+    recs = tiny.records()
+    assert len(recs) == sum(len(v) for v in tiny.synonyms.values())  # one per synonym
+    assert recs[0].key == "first_name" and recs[0].synonym == "First name"
+    flat = {d["id"]: d["text"] for d in tiny.flattened()}
+    assert flat["email"] == "Email address E-mail"
+    enriched = tiny.with_extra([("email", "Courriel"), ("email", "e-mail"), ("nope", "x")])
+    assert enriched.synonyms["email"] == ["Email address", "E-mail", "Courriel"]
+
+
+def test_canonical_file_errors(tmp_path: Path) -> None:
+    bad = tmp_path / "c.json"
+    bad.write_text('{"email": ["Email",\n  ]')
+    with pytest.raises(DataError, match=r"c.json: line 2: invalid JSON"):
+        load_canonical(bad)
+    with pytest.raises(DataError, match="not found"):
+        load_canonical(tmp_path / "missing.json")
+
+
+def _csv(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "fb.csv"
+    p.write_text(text)
+    return p
+
+
+@pytest.mark.parametrize(("body", "rows", "problems"), [
+    ("query,matched_key,correct\nZIP,postal_code,yes\n", 1, 0),
+    ("query_key,matched_key,correct\nZIP,postal_code,TRUE\n", 1, 0),  # seed alias, any case
+    ("query,matched_key,correct\nZIP,postal_code,maybe\n", 0, 1),
+    ("query,matched_key,correct\n,postal_code,1\n", 0, 1),
+    ("query,matched_key,correct\nZIP,,0\n", 0, 1),
+    ("query,matched_key,correct\nZIP,postal_code,no,extra\n", 0, 1),
+    ('query,matched_key,correct\n"Zip, code",postal_code,No\n', 1, 0),  # quoted comma
+    ("query,matched_key,correct\n", 0, 0),
+])
+def test_feedback_parsing(tmp_path: Path, body: str, rows: int, problems: int) -> None:
+    fb = load_feedback(_csv(tmp_path, body), known_keys=["postal_code"])
+    assert len(fb.rows) == rows
+    assert len(fb.problems) == problems
+    for p in fb.problems:
+        assert "fb.csv: line 2:" in p
+
+
+def test_feedback_strict_missing_header_and_unknown_keys(tmp_path: Path) -> None:
+    p = _csv(tmp_path, "query,matched_key,correct\nok,email,yes\nZIP,postal_code,maybe\n")
+    with pytest.raises(DataError, match="line 3"):
+        load_feedback(p, strict=True)
+    with pytest.raises(DataError, match="header lacks column"):
+        load_feedback(_csv(tmp_path, "text,key\na,b\n"))
+    fb = load_feedback(_csv(tmp_path, "query,matched_key,correct,selector\nx,email,yes,#a\ny,bogus,no,#b\n"),
+                       known_keys=["email"])
+    assert fb.unknown_keys == {"bogus": 1}
+    assert fb.rows[0].context["selector"] == "#a"  # optional context columns are kept
+
+
+def test_feedback_missing_file_is_empty(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    fb = load_feedback(tmp_path / "none.csv")
+    assert fb.rows == [] and "not found" in caplog.text
+
+
+@pytest.mark.parametrize(("verdicts", "expected"), [
+    (["yes", "no", "yes"], True),   # majority
+    (["no", "no", "yes"], False),
+    (["yes", "no"], False),         # tie: the most recent wins
+    (["no", "yes"], True),
+])
+def test_conflicting_feedback(tmp_path: Path, verdicts: list[str], expected: bool) -> None:
+    body = "query,matched_key,correct\n" + "".join(f"Name,full_name,{v}\n" for v in verdicts)
+    fb = load_feedback(_csv(tmp_path, body))
+    resolved = fb.resolved()
+    assert len(resolved) == 1 and resolved[0].correct is expected
+    assert (fb.confirmed() == [("Name", "full_name")]) is expected
+
+
+@pytest.mark.parametrize(("lines", "message"), [
+    (['{"anchor": "a", "positive": "b"}'], "missing or non-string field 'negative'"),
+    (['{"question": "a", "positive": "", "negative": "c"}'], "field 'positive' is empty"),
+    (["not json"], "line 1: invalid JSON"),
+    ([], "no triplets"),
+])
+def test_triplet_validation(tmp_path: Path, lines: list[str], message: str) -> None:
+    p = tmp_path / "t.jsonl"
+    p.write_text("\n".join(lines))
+    with pytest.raises(DataError, match=message):
+        load_triplets(p)
+
+
+def test_triplets_ok(tmp_path: Path) -> None:
+    p = tmp_path / "t.jsonl"
+    p.write_text(json.dumps({"question": "SWE", "positive": "Software Engineer", "negative": "Nurse"}))
+    t = load_triplets(p)
+    assert t[0].anchor == "SWE"
+
+
+def test_eval_rows_formats(tmp_path: Path) -> None:
+    p = tmp_path / "e.jsonl"
+    p.write_text(json.dumps({"label": "Email", "name": "em", "input_type": "email", "expected": "email",
+                             "site": "s1"}) + "\n" + json.dumps({"query": "SWE", "expected": None}) + "\n")
+    rows = load_eval_rows(p)
+    assert rows[0].field["type"] == "email" and rows[0].group == "s1"
+    assert rows[1].field == {"label": "SWE"} and rows[1].expected is None
+    p.write_text('{"label": "x"}\n')
+    with pytest.raises(DataError, match="line 1: expected an object with an 'expected'"):
+        load_eval_rows(p)

@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from semindex.calibration import Example, best_threshold, calibrate, calibrate_lexical
+from semindex.encoder import HashEncoder
+from semindex.evaluation import score
+from semindex.fill import choose_option, date_format_from_hint, fill
+
+PROFILE = {"first_name": "  Ada ", "date_of_birth": "1815-12-10", "country": "United States",
+           "postal_code": "1000177", "email": ""}
+
+
+@pytest.mark.parametrize(("match", "value", "status"), [
+    ({"key": "first_name"}, "Ada", "filled"),
+    ({"key": "postal_code", "maxlength": 5}, "10001", "filled"),
+    ({"key": "date_of_birth", "type": "date"}, "1815-12-10", "filled"),
+    ({"key": "date_of_birth", "placeholder": "MM/DD/YYYY"}, "12/10/1815", "filled"),
+    ({"key": "date_of_birth", "placeholder": "dd.mm.yyyy"}, "10.12.1815", "filled"),
+    ({"key": "country", "options": ["Germany", "United States"]}, "United States", "filled"),
+    ({"key": "country", "options": [{"value": "US", "label": "united states"}]}, "US", "filled"),
+    ({"key": "country", "options": ["Narnia"]}, "", "no_option"),
+    ({"key": "email"}, "", "missing"),
+    ({"key": "phone"}, "", "missing"),
+])
+def test_fill(match: dict[str, Any], value: str, status: str) -> None:
+    r = fill(PROFILE, [{"selector": "#f", **match}])[0]
+    assert (r.value, r.status, r.selector) == (value, status, "#f")
+
+
+def test_fill_unparsed_date() -> None:
+    r = fill({"date_of_birth": "sometime"}, [{"key": "date_of_birth", "type": "date"}])[0]
+    assert r.status == "unparsed_date"
+
+
+def test_select_by_embedding() -> None:
+    options = [{"value": "de", "label": "Germany"}, {"value": "us", "label": "United States of America"}]
+    assert choose_option("United States", options, HashEncoder(256)) == "us"
+    assert choose_option("United States", options) is None  # no encoder: exact/normalised only
+
+
+@pytest.mark.parametrize(("hint", "fmt"), [("MM/DD/YYYY", "%m/%d/%Y"), ("yyyy-mm-dd", "%Y-%m-%d"),
+                                           ("DD.MM.YY", "%d.%m.%y"), ("Birthday", None)])
+def test_date_hint(hint: str, fmt: str | None) -> None:
+    assert date_format_from_hint(hint) == fmt
+
+
+def test_best_threshold_respects_precision_floor() -> None:
+    ex = [Example("a", 0.9, "a"), Example("a", 0.8, "a"), Example("b", 0.7, None),
+          Example("a", 0.6, "a"), Example("b", 0.5, "c")]
+    fig = best_threshold(ex, precision_floor=0.95)
+    assert fig["threshold"] == pytest.approx(0.8) and fig["precision"] == 1.0
+    loose = best_threshold(ex, precision_floor=0.5)
+    assert loose["threshold"] <= 0.6 and loose["recall"] == 0.75  # "c" is never predicted
+
+
+def test_rejected_only_examples_count_as_false_positives() -> None:
+    ex = [Example("a", 0.9, "a"), Example("b", 0.85, None, not_key="b"), Example("a", 0.7, "a")]
+    assert best_threshold(ex, precision_floor=1.0)["threshold"] == pytest.approx(0.9)
+
+
+def test_calibrate_per_key_and_empty() -> None:
+    rng = np.random.default_rng(1)
+    ex = [Example("a", float(s), "a") for s in rng.uniform(0.6, 1.0, 10)]
+    ex += [Example("a", float(s), None) for s in rng.uniform(0.3, 0.55, 10)]
+    t = calibrate(ex, precision_floor=0.9, min_key_examples=8)
+    assert "a" in t.per_key and 0.55 <= t.per_key["a"] <= 0.6
+    assert calibrate([], default=0.42).global_ == 0.42
+
+
+def test_calibrate_lexical() -> None:
+    pairs = [(1.0, True), (0.95, True), (0.9, False), (0.88, True)]
+    t, fig = calibrate_lexical(pairs, precision_floor=0.99)
+    assert t == pytest.approx(0.92) and fig["precision"] == 1.0
+
+
+def test_score() -> None:
+    m = score(["a", None, "b", "a", None], ["a", None, "a", None, "b"])
+    assert m["accuracy"] == pytest.approx(2 / 5)  # the correct abstention counts
+    assert m["precision"] == pytest.approx(1 / 3)
+    assert m["recall"] == pytest.approx(1 / 3)
+    assert m["abstain_rate"] == pytest.approx(2 / 5)
+    assert m["per_key"]["a"]["support"] == 2
+    assert ("a -> b", 1) in m["confusions"]

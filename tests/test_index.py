@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import faiss
+import numpy as np
+import pytest
+
+from semindex.data import SynonymRecord
+from semindex.errors import ModelLoadError
+from semindex.index import KeyIndex, choose_index_type
+
+
+@pytest.mark.parametrize(("n", "exact_max", "kind"), [
+    (10, 100_000, "flat"), (100_000, 100_000, "flat"), (100_001, 100_000, "hnsw"), (50, 10, "hnsw")])
+def test_choose_index_type(n: int, exact_max: int, kind: str) -> None:
+    assert choose_index_type(n, exact_max) == kind
+
+
+def _records(n: int) -> list[SynonymRecord]:
+    return [SynonymRecord(f"k{i % 5}", f"syn {i}") for i in range(n)]
+
+
+@pytest.mark.parametrize("exact_max", [1000, 10])  # flat, then HNSW
+def test_round_trip_and_max_per_key(tmp_path: Path, exact_max: int) -> None:
+    rng = np.random.default_rng(0)
+    vecs = rng.normal(size=(40, 16)).astype(np.float32)
+    idx = KeyIndex.build(_records(40), vecs, exact_max=exact_max)
+    idx.save(tmp_path)
+    loaded = KeyIndex.load(tmp_path, expected_dim=16)
+    assert loaded.size == 40 and loaded.kind == idx.kind
+    query = vecs[7:8] / np.linalg.norm(vecs[7])
+    hits = loaded.search(query, top_keys=3)[0]
+    assert hits[0].key == "k2" and hits[0].synonym == "syn 7"
+    assert hits[0].score == pytest.approx(1.0, abs=1e-4)
+    assert len({h.key for h in hits}) == len(hits)  # one entry per key: the max
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+
+def test_dimension_mismatch_and_corruption(tmp_path: Path) -> None:
+    vecs = np.eye(8, dtype=np.float32)
+    KeyIndex.build(_records(8), vecs).save(tmp_path)
+    with pytest.raises(ModelLoadError, match="dimension 8 does not match the model's 16"):
+        KeyIndex.load(tmp_path, expected_dim=16)
+    (tmp_path / "index.faiss").write_bytes(b"garbage")
+    with pytest.raises(ModelLoadError, match="corrupt FAISS index"):
+        KeyIndex.load(tmp_path)
+    (tmp_path / "index.faiss").unlink()
+    with pytest.raises(ModelLoadError, match="missing"):
+        KeyIndex.load(tmp_path)
+
+
+def test_meta_must_match_index(tmp_path: Path) -> None:
+    index = faiss.IndexIDMap2(faiss.IndexFlatIP(4))
+    with pytest.raises(ModelLoadError, match="holds 0 vectors but meta lists 1"):
+        KeyIndex(index, [SynonymRecord("a", "b")], "flat")

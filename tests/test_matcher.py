@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from semindex.artifacts import build_local_version
+from semindex.bundle import load_bundle
+from semindex.calibration import Thresholds
+from semindex.encoder import HashEncoder
+from semindex.hints import Hints, parse_hints
+from semindex.index import KeyHit
+from semindex.matcher import Decision, Matcher, assign_jointly
+from semindex.store import ModelStore
+
+
+@pytest.fixture
+def matcher(tmp_path: Path, tiny, sample_hints: Hints) -> Matcher:  # type: ignore[no-untyped-def]
+    hints = parse_hints({**sample_hints.to_json(), "autocomplete": {
+        k: v for k, v in sample_hints.autocomplete.items() if v in tiny.synonyms}, "types": {
+        "email": ["email", "username"], "password": ["password"], "date": ["date_of_birth"]},
+        "repeatable": ["password"]}, "hints", None)
+    store = ModelStore(tmp_path / "ms")
+    build_local_version(store, tiny, "hash:64", HashEncoder(64),
+                        thresholds=Thresholds(0.5, {"postal_code": 0.45}, 0.9), hints=hints)
+    return Matcher(load_bundle(store.resolve("latest")))
+
+
+@pytest.mark.parametrize(("field", "key", "reason"), [
+    ({"label": "Surname"}, "last_name", "lexical"),
+    ({"label": "Given-name:"}, "first_name", "lexical"),  # normalised exact match
+    ({"label": "Emal address"}, "email", "lexical"),        # fuzzy match above lex threshold
+    ({"name": "user_zip_code"}, "postal_code", "semantic"),
+    ({"label": "Qwxz vbnm"}, None, "below_threshold"),
+    ({"type": "text"}, None, "no_text"),
+    ({"label": "Whatever", "autocomplete": "shipping given-name"}, "first_name", "autocomplete"),
+    ({"label": "x", "autocomplete": "section-a billing bday"}, "date_of_birth", "autocomplete"),
+])
+def test_reasons(matcher: Matcher, field: dict[str, Any], key: str | None, reason: str) -> None:
+    d = matcher.classify([field])[0]
+    assert d.reason == reason
+    assert (d.key if d.accepted else None) == key
+
+
+def test_decision_carries_explanation(matcher: Matcher) -> None:
+    d = matcher.classify([{"selector": "#z", "name": "user_zip_code"}])[0]
+    assert d.selector == "#z" and d.synonym == "ZIP code"
+    assert d.threshold == pytest.approx(0.45)  # per-key threshold
+    assert d.runner_up is not None and d.margin == pytest.approx(d.score - d.runner_up["score"])
+    assert "semantic" in d.evidence
+
+
+@pytest.mark.parametrize(("field", "delta"), [
+    ({"label": "Birth date"}, 0.0),
+    ({"label": "Birth date", "required": True}, -0.02),
+    ({"label": "Birth date", "type": "date"}, -0.10),       # the type agrees with the key
+    ({"label": "Birth date", "type": "password"}, +0.10),   # the type disagrees
+])
+def test_dynamic_threshold(matcher: Matcher, field: dict[str, Any], delta: float) -> None:
+    t, _ = matcher.threshold_for("date_of_birth", field, "Birth date")
+    assert t == pytest.approx(0.5 + delta)
+
+
+def test_generic_wording_raises_threshold(matcher: Matcher) -> None:
+    t, why = matcher.threshold_for("email", {"label": "Value"}, "Value")
+    assert t == pytest.approx(0.6) and "generic wording" in why
+
+
+def test_login_form_rule(matcher: Matcher) -> None:
+    login = [{"label": "Email", "type": "email"}, {"label": "Password", "type": "password"}]
+    d = matcher.classify(login, form={"kind": "login"})
+    assert (d[0].key, d[0].reason) == ("username", "form_rule")
+    inferred = matcher.classify(login, form={"submit": "Sign in"})
+    assert inferred[0].key == "username"
+    signup = matcher.classify([*login, {"label": "Confirm password", "type": "password"}, {"label": "First name"}], form={"submit": "Create account"})
+    assert signup[0].key == "email"
+
+
+def _dec(key: str, score: float, cands: list[tuple[str, float]], t: float = 0.5) -> Decision:
+    hits = [KeyHit(k, s, k) for k, s in cands]
+    return Decision(None, key, key, score, t, 0.0, key, "semantic", True, None, [], hits)
+
+
+def test_assignment_is_joint_not_first_come() -> None:
+    # Field 0 slightly prefers email but could be username; field 1 is clearly email.
+    d = [_dec("email", 0.80, [("email", 0.80), ("username", 0.78)]),
+         _dec("email", 0.95, [("email", 0.95), ("username", 0.40)])]
+    assign_jointly(d, frozenset())
+    assert [x.key for x in d] == ["username", "email"]
+    assert d[0].reason == "assignment" and d[0].accepted
+
+
+def test_assignment_abstains_without_alternative_and_keeps_repeatable() -> None:
+    d = [_dec("email", 0.7, [("email", 0.7)]), _dec("email", 0.9, [("email", 0.9)])]
+    assign_jointly(d, frozenset())
+    assert [(x.key, x.accepted) for x in d] == [("email", False), ("email", True)]
+    p = [_dec("password", 0.9, [("password", 0.9)]), _dec("password", 0.8, [("password", 0.8)])]
+    assign_jointly(p, frozenset({"password"}))
+    assert all(x.accepted and x.key == "password" for x in p)
+
+
+def test_classify_many_matches_classify(matcher: Matcher) -> None:
+    a = [{"label": "Surname"}, {"name": "zip"}]
+    b = [{"label": "E-mail"}]
+    many = matcher.classify_many([(a, None), (b, None)])
+    assert [d.key for d in many[0]] == [d.key for d in matcher.classify(a)]
+    assert [d.key for d in many[1]] == [d.key for d in matcher.classify(b)]

@@ -1,0 +1,46 @@
+"""The real packaged MiniLM end to end, without Ray: canonical file -> index -> classify."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from semindex.artifacts import build_local_version
+from semindex.bundle import load_bundle
+from semindex.calibration import Thresholds
+from semindex.data import load_canonical
+from semindex.encoder import resolve_model_path
+from semindex.hints import load_hints
+from semindex.matcher import Matcher
+from semindex.store import ModelStore
+
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
+
+
+@pytest.fixture(scope="module")
+def real_matcher(tmp_path_factory: pytest.TempPathFactory, minilm) -> Matcher:  # type: ignore[no-untyped-def]
+    canonical = load_canonical(SAMPLE / "canonical.json")
+    store = ModelStore(tmp_path_factory.mktemp("ms"))
+    build_local_version(store, canonical, resolve_model_path("packaged:all-MiniLM-L6-v2"), minilm,
+                        thresholds=Thresholds(0.55, {}, 0.92),
+                        hints=load_hints(SAMPLE / "canonical.hints.json", canonical.keys))
+    return Matcher(load_bundle(store.resolve("latest")))
+
+
+@pytest.mark.parametrize(("field", "key"), [
+    ({"label": "Your e-mail address"}, "email"),
+    ({"placeholder": "Mobile number", "type": "tel"}, "phone"),
+    ({"label": "Zip / Postal Code"}, "postal_code"),
+    ({"name": "companyName"}, "company"),
+    ({"label": "Street and house number"}, "address_line1"),
+    ({"label": "Date of Birth", "type": "date"}, "date_of_birth"),
+    ({"label": "Search products"}, None),
+])
+def test_real_fields(real_matcher: Matcher, field: dict[str, str], key: str | None) -> None:
+    d = real_matcher.classify([field])[0]
+    assert (d.key if d.accepted else None) == key, d
+
+
+def test_dimension_check_against_real_model(real_matcher: Matcher) -> None:
+    assert real_matcher.bundle.encoder.dim == real_matcher.bundle.index.dim == 384

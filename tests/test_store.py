@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from semindex.artifacts import build_local_version
+from semindex.encoder import HashEncoder
+from semindex.errors import StoreError, VersionNotFound
+from semindex.store import ModelStore
+
+
+def _build(store: ModelStore, tiny, promote: bool = True) -> str:  # type: ignore[no-untyped-def]
+    return build_local_version(store, tiny, "hash:32", HashEncoder(32), promote=promote)
+
+
+def test_create_list_resolve_promote(tmp_path: Path, tiny) -> None:  # type: ignore[no-untyped-def]
+    store = ModelStore(tmp_path / "ms")
+    with pytest.raises(VersionNotFound, match="no version has been promoted"):
+        store.resolve("latest")
+    a = _build(store, tiny)
+    b = _build(store, tiny, promote=False)
+    assert a != b  # unique even within the same second
+    assert store.names() == sorted([a, b])
+    assert store.latest_name() == a
+    assert (store.root / "latest").is_symlink()
+    for artifact in ("model", "index.faiss", "meta.json", "thresholds.json", "metrics.json",
+                     "manifest.json", "hints.json"):
+        assert (store.resolve("latest") / artifact).exists(), artifact
+    info = {v.name: v for v in store.versions()}
+    assert info[a].is_latest and not info[b].is_latest
+    assert info[b].manifest["parent_version"] == a
+    assert store.promote(b) == a
+    assert store.latest_name() == b
+
+
+def test_rollback_and_prune(tmp_path: Path, tiny) -> None:  # type: ignore[no-untyped-def]
+    store = ModelStore(tmp_path / "ms")
+    names = [_build(store, tiny) for _ in range(4)]
+    assert store.rollback() == names[2]
+    assert store.latest_name() == names[2]
+    assert store.rollback(names[0]) == names[0]
+    removed = store.prune(keep=1)
+    assert names[0] not in removed  # latest is never pruned
+    assert set(store.names()) == {names[0], names[3]}
+    with pytest.raises(StoreError):
+        store.prune(keep=0)
+
+
+@pytest.mark.parametrize("name", ["../etc", "v20260101-000000/../..", "/abs", "latest/../x",
+                                  "v2026-bad", "", "v20260101-000000\x00"])
+def test_names_cannot_escape(tmp_path: Path, name: str) -> None:
+    store = ModelStore(tmp_path / "ms")
+    with pytest.raises(StoreError):
+        store.resolve(name)
+    with pytest.raises(StoreError):
+        store.promote(name)
+
+
+def test_symlinked_version_outside_store_is_refused(tmp_path: Path, tiny) -> None:  # type: ignore[no-untyped-def]
+    store = ModelStore(tmp_path / "ms")
+    _build(store, tiny)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    os.symlink(outside, store.root / "v20200101-000000")
+    with pytest.raises(StoreError, match="escapes"):
+        store.resolve("v20200101-000000")
+
+
+def test_pointer_file_without_symlinks(tmp_path: Path, tiny) -> None:  # type: ignore[no-untyped-def]
+    store = ModelStore(tmp_path / "ms", use_symlink=False)
+    a = _build(store, tiny)
+    assert not (store.root / "latest").exists()
+    assert (store.root / "LATEST").read_text().strip() == a
+    b = _build(store, tiny)
+    assert ModelStore(tmp_path / "ms").latest_name() == b
+
+
+def test_exception_mid_build_leaves_nothing(tmp_path: Path, tiny) -> None:  # type: ignore[no-untyped-def]
+    store = ModelStore(tmp_path / "ms")
+    a = _build(store, tiny)
+    with pytest.raises(RuntimeError), store.create() as (_name, staging):
+        (staging / "index.faiss").write_bytes(b"partial")
+        raise RuntimeError("crash")
+    assert store.names() == [a] and store.latest_name() == a
+    assert list((store.root / ".staging").iterdir()) == []
+
+
+def test_incomplete_version_is_refused(tmp_path: Path) -> None:
+    store = ModelStore(tmp_path / "ms")
+    with pytest.raises(StoreError, match="incomplete"), store.create() as (_n, staging):
+        (staging / "meta.json").write_text("{}")
+    assert store.names() == []
+
+
+def test_killed_process_mid_write_leaves_store_unchanged(tmp_path: Path, tiny) -> None:  # type: ignore[no-untyped-def]
+    store = ModelStore(tmp_path / "ms")
+    a = _build(store, tiny)
+    code = f"""
+import os
+from semindex.store import ModelStore
+store = ModelStore({str(store.root)!r})
+with store.create() as (name, staging):
+    (staging / "index.faiss").write_bytes(b"half")
+    os._exit(9)   # killed mid-write: no cleanup code runs
+"""
+    proc = subprocess.run([sys.executable, "-c", code], check=False)
+    assert proc.returncode == 9
+    assert store.names() == [a] and store.latest_name() == a
+    assert len(list((store.root / ".staging").iterdir())) == 1  # debris only in staging

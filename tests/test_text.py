@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import pytest
+
+from semindex.text import field_text, is_generic, normalize, split_identifier
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("firstName", "first Name"),
+    ("first_name", "first name"),
+    ("billing-zip2", "billing zip 2"),
+    ("HTMLParser", "HTML Parser"),
+    ("ctl00$main$txtEmail", "ctl 00 main txt Email"),
+])
+def test_split_identifier(raw: str, expected: str) -> None:
+    assert split_identifier(raw) == expected
+
+
+@pytest.mark.parametrize(("raw", "drop", "expected"), [
+    ("  E-Mail  Address: ", False, "e mail address"),
+    ("ＦＵＬＬ　ＮＡＭＥ", False, "full name"),  # NFKC folds full-width forms
+    ("Straße *", False, "straße"),
+    ("txtFirstName", True, "first name"),
+    ("input_2", True, "input 2"),  # nothing left after dropping noise: keep the words
+    ("", False, ""),
+])
+def test_normalize(raw: str, drop: bool, expected: str) -> None:
+    assert normalize(raw, drop_noise=drop) == expected
+
+
+@pytest.mark.parametrize(("field", "mode", "expected"), [
+    ({"label": "Email", "placeholder": "you@x", "name": "email"}, "precedence", "Email"),
+    ({"placeholder": "Your city", "name": "city"}, "precedence", "Your city"),
+    ({"name": "billingZip", "id": "zip"}, "precedence", "billing zip"),
+    ({"id": "txtPhone"}, "precedence", "phone"),
+    ({"label": "Name", "name": "billing_zip"}, "rich", "Name | billing zip"),
+    ({"label": "Email", "name": "email", "id": "email"}, "rich", "Email"),
+    ({"type": "text"}, "rich", ""),
+])
+def test_field_text(field: dict[str, str], mode: str, expected: str) -> None:
+    assert field_text(field, mode) == expected  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("text", "generic"), [
+    ("Value", True), ("Enter text", True), ("Input field", True), ("Email", False), ("", False),
+])
+def test_is_generic(text: str, generic: bool) -> None:
+    assert is_generic(text) is generic

@@ -1,0 +1,202 @@
+"""The training job end to end on a real local Ray with the real model (tiny data, CPU)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from semindex.bundle import load_bundle
+from semindex.config import JobConfig, load_job_config
+from semindex.matcher import Matcher
+from semindex.store import ARTIFACTS, ModelStore
+from semindex.training.pipeline import load_inputs, run, split_inputs
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.ray
+
+
+def _cfg(store: Path, mode: str, **overrides: str) -> JobConfig:
+    base = {"mode": mode, "model_store": str(store), "train.epochs": "3", "embed.num_actors": "2"}
+    return load_job_config(ROOT / "configs" / "train.yaml", overrides={**base, **overrides}, environ={})
+
+
+@pytest.fixture(scope="module")
+def store_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("train") / "model_store"
+
+
+def _cwd_root(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)  # configs name data files relative to the project
+
+
+def test_smoke_test_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _cwd_root(monkeypatch)
+    summary = run(_cfg(tmp_path / "ms", "smoke-test"))
+    assert summary.version is None and "nothing written" in summary.reason
+    assert summary.counts["synonyms"] > 50 and summary.counts["confirmed"] > 50
+    assert not (tmp_path / "ms").exists()
+
+
+def test_build_index_then_feedback(store_dir: Path, ray_session: None,
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    _cwd_root(monkeypatch)
+    first = run(_cfg(store_dir, "build-index", **{"gate.min_accuracy": "0"}))
+    store = ModelStore(store_dir)
+    assert first.promoted and store.latest_name() == first.version
+    vdir = store.resolve(first.version or "")
+    for artifact in (*ARTIFACTS, "hints.json", "embeddings.parquet"):
+        assert (vdir / artifact).exists(), artifact
+    manifest = json.loads((vdir / "manifest.json").read_text())
+    assert manifest["mode"] == "build-index" and manifest["config"]["train"]["epochs"] == 3
+    assert len(manifest["inputs"]["canonical"]["sha256"]) == 64
+    assert manifest["inputs"]["feedback"]["rows"] > 0 and manifest["parent_version"] is None
+    meta = json.loads((vdir / "meta.json").read_text())
+    assert len(meta["ids"]) == first.counts["synonyms"]  # canonical only: one per synonym
+    # Embedding ran on 2 actors and embedded every text exactly once.
+    stats = first.embed_stats["base"]
+    assert len(stats["actors"]) == 2 and sum(stats["actors"].values()) == stats["computed"]
+
+    second = run(_cfg(store_dir, "build-index-feedback", **{"gate.min_accuracy": "0"}))
+    meta2 = json.loads((store.resolve(second.version or "") / "meta.json").read_text())
+    assert len(meta2["ids"]) > len(meta["ids"])  # enriched with confirmed feedback
+    assert second.embed_stats["base"]["cached"] >= first.counts["synonyms"]  # cache hit
+    assert json.loads((store.resolve(second.version or "") / "manifest.json").read_text())[
+        "parent_version"] == first.version
+
+
+def test_gate_that_must_fail(store_dir: Path, ray_session: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    _cwd_root(monkeypatch)
+    store = ModelStore(store_dir)
+    before = store.latest_name()
+    summary = run(_cfg(store_dir, "build-index", **{"gate.min_accuracy": "0.999"}))
+    assert not summary.promoted and "MIN_ACCURACY" in summary.reason
+    assert store.latest_name() == before
+    assert summary.version in store.names()  # kept, unpromoted, for inspection
+    metrics = json.loads((store.resolve(summary.version or "") / "metrics.json").read_text())
+    assert metrics["gate"]["promote"] is False
+
+
+def test_full_train_fixes_what_the_base_model_got_wrong(store_dir: Path, ray_session: None,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    _cwd_root(monkeypatch)
+    store = ModelStore(store_dir)
+    cfg = _cfg(store_dir, "full-train", **{"gate.min_accuracy": "0.5"})
+    split = split_inputs(load_inputs(cfg), cfg)
+    base = Matcher(load_bundle(store.resolve(store.names()[0])))  # the build-index version
+    wrong = [(q, k) for q, k in split.train_confirmed
+             if base.classify([{"label": q}])[0].key != k]
+    assert len(wrong) >= 10, "the sample feedback must contain texts the base model gets wrong"
+
+    summary = run(cfg)
+    assert summary.promoted, summary.reason
+    new = summary.metrics["new"]
+    old = summary.metrics["latest"]
+    assert new["accuracy"] > old["accuracy"]  # same held-out split, better than latest
+    tuned = Matcher(load_bundle(store.resolve("latest")))
+    fixed = sum(tuned.classify([{"label": q}])[0].key == k for q, k in wrong)
+    assert fixed >= 0.8 * len(wrong)
+    assert summary.counts["triplets train"] > 0 and summary.metrics["train"]["train_loss"] > 0
+
+
+def test_bad_input_exits_before_work(tmp_path: Path) -> None:
+    bad = tmp_path / "c.json"
+    bad.write_text('{"email": []}')
+    proc = subprocess.run([sys.executable, "train_job.py", "--mode", "full-train",
+                           "--model-store", str(tmp_path / "ms"), "--set", f"data.canonical={bad}"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert f"{bad}: key 'email': synonym list is empty" in proc.stderr
+    assert "Traceback" not in proc.stderr and not (tmp_path / "ms").exists()
+    proc = subprocess.run([sys.executable, "train_job.py", "--set", "train.epochs=-1"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "train.epochs" in proc.stderr
+
+
+def test_kill_mid_run_leaves_store_as_it_was(store_dir: Path, tmp_path: Path) -> None:
+    store_copy = tmp_path / "ms"
+    shutil.copytree(store_dir, store_copy, symlinks=True, ignore=shutil.ignore_patterns(".cache"))
+    store = ModelStore(store_copy)
+    before = (store.names(), store.latest_name())
+    log = tmp_path / "job.log"
+    with log.open("w") as fh:
+        proc = subprocess.Popen([sys.executable, "train_job.py", "--mode", "full-train",
+                                 "--model-store", str(store_copy), "--set", "train.epochs=3",
+                                 "--min-accuracy", "0"], cwd=ROOT, stdout=fh,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.time() + 300
+        while "step fine-tune" not in log.read_text() and time.time() < deadline:
+            assert proc.poll() is None, log.read_text()[-2000:]
+            time.sleep(0.5)
+        time.sleep(5)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert (store.names(), store.latest_name()) == before
+
+
+def test_ray_job_submit_to_a_head_node(tmp_path: Path) -> None:
+    from tests.conftest import free_port
+
+    gcs, dash = free_port(), free_port()
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+           "RAY_ADDRESS": ""}
+    env.pop("RAY_ADDRESS")
+    ray_bin = str(Path(sys.executable).parent / "ray")
+    # --block in its own process group: stopping it stops this head only (``ray stop``
+    # would kill every Ray on the machine, the test session's included).
+    head = subprocess.Popen([ray_bin, "start", "--head", "--block", f"--port={gcs}",
+                             f"--dashboard-port={dash}", "--dashboard-host=127.0.0.1", "--num-cpus=4",
+                             "--include-dashboard=true", "--disable-usage-stats"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        import urllib.request
+
+        from semindex.serving.jobs import submit_training, training_status
+        from semindex.serving.schemas import TrainIn
+        from semindex.serving.settings import ServeArgs, resolve_settings
+        deadline = time.time() + 120
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{dash}/api/version", timeout=2)
+                break
+            except OSError:
+                assert time.time() < deadline and head.poll() is None, "head node did not start"
+                time.sleep(1)
+        ms = tmp_path / "ms"
+        for _ in range(12):  # the job agent comes up a little after the dashboard
+            proc = subprocess.run(
+                [ray_bin, "job", "submit", f"--address=http://127.0.0.1:{dash}", "--working-dir", ".",
+                 "--", "python", "train_job.py", "--mode", "build-index", "--model-store", str(ms),
+                 "--min-accuracy", "0"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+            if "No available agent" not in proc.stderr:
+                break
+            time.sleep(5)
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        assert "promoted: yes" in proc.stdout
+        store = ModelStore(ms)
+        assert store.latest_name() is not None and len(store.names()) == 1
+
+        # The service's training endpoint goes through the same Jobs API.
+        settings = resolve_settings(ServeArgs(model_store=str(ms), dashboard_url=f"http://127.0.0.1:{dash}",
+                                              project_dir=str(ROOT)))
+        job = submit_training(settings, TrainIn(mode="build-index", overrides={"gate.min_accuracy": "0"}))
+        deadline = time.time() + 400
+        status = training_status(settings, job)
+        while status["status"] not in ("SUCCEEDED", "FAILED", "STOPPED") and time.time() < deadline:
+            time.sleep(2)
+            status = training_status(settings, job)
+        assert status["status"] == "SUCCEEDED", status
+        assert status["version"] in store.names() and status["created_at"] and status["end_date"]
+    finally:
+        os.killpg(head.pid, signal.SIGTERM)
+        try:
+            head.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(head.pid, signal.SIGKILL)
