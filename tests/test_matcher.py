@@ -73,7 +73,8 @@ def test_login_form_rule(matcher: Matcher) -> None:
     assert (d[0].key, d[0].reason) == ("username", "form_rule")
     inferred = matcher.classify(login, form={"submit": "Sign in"})
     assert inferred[0].key == "username"
-    signup = matcher.classify([*login, {"label": "Confirm password", "type": "password"}, {"label": "First name"}], form={"submit": "Create account"})
+    extra = [{"label": "Confirm password", "type": "password"}, {"label": "First name"}]
+    signup = matcher.classify([*login, *extra], form={"submit": "Create account"})
     assert signup[0].key == "email"
 
 

@@ -1,0 +1,284 @@
+"""The Ray Serve application on a real local Ray, with the real model and real HTTP."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+
+from semindex.artifacts import build_local_version
+from semindex.calibration import Thresholds
+from semindex.data import load_canonical, load_feedback, parse_canonical
+from semindex.encoder import resolve_model_path
+from semindex.hints import load_hints
+from semindex.index import KeyIndex
+from semindex.store import ModelStore
+from tests.conftest import SAMPLE, free_port
+
+pytestmark = pytest.mark.ray
+ADMIN, CLIENT = "admin-secret", "client-secret"
+FORM = json.loads((SAMPLE / "form.json").read_text())
+
+
+class Service:
+    def __init__(self, url: str, store: ModelStore, versions: dict[str, str], logs: Path) -> None:
+        self.http = httpx.Client(base_url=url, timeout=120)
+        self.store, self.v, self.logs = store, versions, logs
+
+    def post(self, path: str, body: Any = None, token: str | None = CLIENT, **kw: Any) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return self.http.post(path, json=body, headers=headers, **kw)
+
+    def served_versions(self, n: int = 30) -> set[str]:
+        return {self.http.get("/ml/version").json()["model_version"] for _ in range(n)}
+
+
+@pytest.fixture(scope="module")
+def service(ray_session: None, tmp_path_factory: pytest.TempPathFactory, minilm,  # type: ignore[no-untyped-def]
+            ) -> Iterator[Service]:
+    from ray import serve
+
+    from semindex.serving.app import build_app
+    from semindex.serving.settings import ServeArgs
+
+    tmp = tmp_path_factory.mktemp("serve")
+    store = ModelStore(tmp / "model_store")
+    canonical = load_canonical(SAMPLE / "canonical.json")
+    hints = load_hints(SAMPLE / "canonical.hints.json", canonical.keys)
+    model = resolve_model_path("packaged:all-MiniLM-L6-v2")
+    a = build_local_version(store, canonical, model, minilm, thresholds=Thresholds(0.55), hints=hints,
+                            promote=False)
+    b = build_local_version(store, canonical.with_extra([("last_name", "Zuname")]), model, minilm,
+                            thresholds=Thresholds(0.5), hints=hints, promote=False)
+    corrupt = build_local_version(store, canonical, model, minilm, promote=False)
+    (store.resolve(corrupt) / "index.faiss").write_bytes(b"not a faiss index")
+    wrong_dim = build_local_version(store, canonical, model, minilm, promote=False)
+    small = parse_canonical({"email": ["Email"]})
+    KeyIndex.build(small.records(), np.eye(1, 16, dtype=np.float32)).save(store.resolve(wrong_dim))
+    store.promote(a)
+    (tmp / "admin.token").write_text(ADMIN + "\n")
+    import os
+
+    os.environ["SEMINDEX_TEST_CLIENT_TOKEN"] = CLIENT
+    port = free_port()
+    serve.start(http_options={"host": "127.0.0.1", "port": port})
+    args = ServeArgs(model_store=str(store.root), num_replicas=2, log_dir=str(tmp / "logs"),
+                     admin_token_file=str(tmp / "admin.token"),
+                     client_token_env="SEMINDEX_TEST_CLIENT_TOKEN", max_fields=50,
+                     max_text_length=500, max_body_bytes=200_000)
+    serve.run(build_app(args), name="semindex", route_prefix="/")
+    empty = ServeArgs(model_store=str(tmp / "empty_store"), num_replicas=1, log_dir=str(tmp / "elogs"))
+    serve.run(build_app(empty), name="empty", route_prefix="/empty")
+    svc = Service(f"http://127.0.0.1:{port}", store,
+                  {"a": a, "b": b, "corrupt": corrupt, "wrong_dim": wrong_dim}, tmp / "logs")
+    deadline = time.time() + 120
+    while svc.http.get("/ml/health").status_code != 200:
+        assert time.time() < deadline
+        time.sleep(0.5)
+    yield svc
+    serve.delete("semindex")
+    serve.delete("empty")
+
+
+def test_classify_and_fill_sample_form(service: Service) -> None:
+    r = service.post("/ml/classify", {"fields": FORM["fields"], "form": FORM["form"]})
+    assert r.status_code == 200, r.text
+    out = r.json()
+    got = {m["selector"]: m["key"] for m in out["matches"]}
+    assert got["#fname"] == "first_name" and got["#lname"] == "last_name" and got["#mail"] == "email"
+    assert got["#tel"] == "phone" and got["#zip"] == "postal_code" and got["#pw"] == "password"
+    assert got["#pw2"] == "password"  # repeatable key: both password fields keep it
+    assert "#coupon" not in got and any(x["selector"] == "#coupon" for x in out["rejected"])
+    assert out["model_version"] == service.served_versions(1).pop()
+    m = out["matches"][0]
+    assert set(m) >= {"key", "score", "threshold", "margin", "synonym", "reason", "runner_up", "evidence"}
+
+    by_sel = {f["selector"]: f for f in FORM["fields"]}
+    matches = [{**{k: by_sel[m["selector"]].get(k) for k in ("type", "options", "placeholder", "maxlength")
+                   if by_sel[m["selector"]].get(k) is not None}, "selector": m["selector"], "key": m["key"]}
+               for m in out["matches"]]
+    r = service.post("/ml/fill", {"user_profile": FORM["user_profile"], "matches": matches})
+    assert r.status_code == 200, r.text
+    fills = {f["selector"]: f for f in r.json()["fills"]}
+    assert fills["#fname"]["value"] == "Ada"
+    assert fills["#zip"]["value"] == "10001"  # maxlength 5
+    assert fills["#country"]["value"] == "US"  # the <select> option for the profile value
+    rows = (service.logs / "decisions.csv").read_text().splitlines()
+    assert rows[0].startswith("timestamp,event,selector,text,key,score,threshold,accepted")
+    assert sum(",classify,#fname," in x for x in rows) >= 1 and sum(",fill,#fname," in x for x in rows) >= 1
+
+
+def test_health_version_docs(service: Service) -> None:
+    h = service.http.get("/ml/health")
+    assert h.status_code == 200 and h.json()["keys"] == 17 and h.json()["dim"] == 384
+    v = service.http.get("/ml/version").json()
+    assert v["manifest"]["vectors"] > 0 and v["manifest"]["version"] == v["model_version"]
+    assert service.http.get("/docs").status_code == 200
+    paths = service.http.get("/openapi.json").json()["paths"]
+    assert {"/ml/classify", "/ml/fill", "/ml/feedback", "/ml/health", "/ml/version", "/ml/reload",
+            "/ml/train"} <= set(paths)
+
+
+def test_not_ready_without_a_promoted_version(service: Service) -> None:
+    h = service.http.get("/empty/ml/health")
+    assert h.status_code == 503 and "no version promoted" in h.json()["reason"]
+    r = service.http.post("/empty/ml/classify", json={"fields": [{"label": "Email"}]})
+    assert r.status_code == 503 and "not ready" in r.json()["error"]
+
+
+BIG = "x" * 600
+
+
+@pytest.mark.parametrize(("body", "status", "message"), [
+    ({"fields": []}, 422, "fields"),
+    ({}, 422, "fields: Field required"),
+    ({"fields": "Email"}, 422, "fields"),
+    ({"fields": [{"label": 5}]}, 422, "fields.0.label"),
+    ({"fields": [{"label": BIG}]}, 422, "fields[0].label: 600 characters"),
+    ({"fields": [{"label": "a"}] * 51}, 413, "fields: 51 fields exceeds the limit of 50"),
+    ({"fields": [{"label": "名前" * 100_000}]}, 413, "exceeds the limit"),
+    ([1, 2], 422, "body"),
+])
+def test_classify_bad_input(service: Service, body: Any, status: int, message: str) -> None:
+    r = service.post("/ml/classify", body)
+    assert r.status_code == status, r.text
+    assert message in r.json()["error"]
+
+
+@pytest.mark.parametrize(("path", "raw", "status", "message"), [
+    ("/ml/classify", b"{not json", 422, "JSON"),
+    ("/ml/classify", b"", 422, "body"),
+    ("/ml/fill", b'{"user_profile": {"email": 3}, "matches": []}', 422, "user_profile.email"),
+    ("/ml/fill", b'{"user_profile": {}, "matches": [{"key": "nope"}]}', 422, "matches[0].key: unknown key"),
+    ("/ml/fill", b'{"user_profile": {"nope": "x"}, "matches": []}', 422, "user_profile.nope: unknown key"),
+    ("/ml/fill", b'{"user_profile": {}, "matches": [], "extra": 1}', 422, "extra"),
+    ("/ml/feedback", b'{"query": "Zip", "matched_key": "postal_code", "correct": "maybe"}', 422, "correct"),
+    ("/ml/feedback", b'{"query": "Zip", "matched_key": "bogus", "correct": true}', 422, "matched_key"),
+    ("/ml/feedback", b'{"query": "", "matched_key": "email", "correct": true}', 422, "query"),
+])
+def test_raw_bad_input(service: Service, path: str, raw: bytes, status: int, message: str) -> None:
+    r = service.http.post(path, content=raw, headers={"Authorization": f"Bearer {CLIENT}",
+                                                      "Content-Type": "application/json"})
+    assert r.status_code == status, r.text
+    assert message in r.json()["error"], r.text
+
+
+@pytest.mark.parametrize(("path", "token", "status"), [
+    ("/ml/classify", None, 401), ("/ml/classify", "wrong", 401), ("/ml/classify", CLIENT, 200),
+    ("/ml/classify", ADMIN, 200), ("/ml/reload", None, 401), ("/ml/reload", "wrong", 401),
+    ("/ml/reload", CLIENT, 403), ("/ml/train", CLIENT, 403), ("/ml/train/raysubmit_x", CLIENT, 403),
+    ("/ml/registry", CLIENT, 403), ("/ml/registry", None, 401),
+])
+def test_auth(service: Service, path: str, token: str | None, status: int) -> None:
+    body: dict[str, Any] = {"fields": [{"label": "Email"}]} if path == "/ml/classify" else {}
+    if path == "/ml/reload":
+        body = {"version": service.store.latest_name()}
+    if path.startswith(("/ml/registry", "/ml/train/")):
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        r = service.http.get(path, headers=headers)
+    else:
+        r = service.post(path, body, token=token)
+    assert r.status_code == status, r.text
+
+
+def test_concurrent_feedback_is_logged_exactly(service: Service) -> None:
+    sent: list[tuple[str, str, bool]] = []
+    lock = threading.Lock()
+    errors: list[str] = []
+
+    def client(n: int) -> None:
+        c = httpx.Client(base_url=str(service.http.base_url), timeout=60)
+        for i in range(15):
+            row = (f"query {n}-{i}, with \"quotes\"", "postal_code" if i % 2 else "city", i % 3 != 0)
+            r = c.post("/ml/feedback", json={"query": row[0], "matched_key": row[1], "correct": row[2],
+                                             "selector": f"#s{n}"},
+                       headers={"Authorization": f"Bearer {CLIENT}"})
+            if r.status_code != 201:
+                errors.append(r.text)
+            with lock:
+                sent.append(row)
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    fb = load_feedback(service.logs / "feedback.csv")
+    assert not fb.problems
+    logged = Counter((r.query, r.matched_key, r.correct) for r in fb.rows if r.query.startswith("query "))
+    assert logged == Counter(sent) and len(sent) == 120
+
+
+def _reload(service: Service, version: str | None) -> httpx.Response:
+    return service.post("/ml/reload", {"version": version} if version else {}, token=ADMIN)
+
+
+@pytest.mark.parametrize(("which", "status", "message"), [
+    ("corrupt", 422, "corrupt FAISS index"),
+    ("wrong_dim", 422, "does not match the model's 384"),
+    ("v20990101-000000", 404, "not found"),
+    ("../../etc", 400, "invalid version name"),
+])
+def test_bad_version_is_refused_and_old_keeps_serving(service: Service, which: str, status: int,
+                                                      message: str) -> None:
+    before = service.served_versions(10)
+    assert len(before) == 1
+    r = _reload(service, service.v.get(which, which))
+    assert r.status_code == status, r.text
+    assert message in r.text
+    assert service.served_versions(20) == before
+    ok = service.post("/ml/classify", {"fields": [{"label": "Email"}]})
+    assert ok.status_code == 200 and ok.json()["model_version"] in before
+
+
+def test_hot_swap_under_load(service: Service) -> None:
+    start = service.served_versions(10).pop()
+    target = service.v["b"] if start != service.v["b"] else service.v["a"]
+    stop = threading.Event()
+    results: list[tuple[int, str | None]] = []
+
+    def load() -> None:
+        c = httpx.Client(base_url=str(service.http.base_url), timeout=60)
+        while not stop.is_set():
+            r = c.post("/ml/classify", json={"fields": FORM["fields"][:4]},
+                       headers={"Authorization": f"Bearer {CLIENT}"})
+            results.append((r.status_code, r.json().get("model_version") if r.status_code == 200 else r.text))
+
+    workers = [threading.Thread(target=load) for _ in range(3)]
+    for w in workers:
+        w.start()
+    time.sleep(2)
+    r = _reload(service, target)
+    time.sleep(2)
+    stop.set()
+    for w in workers:
+        w.join()
+    assert r.status_code == 200, r.text
+    assert r.json()["version"] == target and len(r.json()["replicas"]) == 2
+    failures = [x for x in results if x[0] != 200]
+    assert failures == [] and len(results) > 20
+    versions = [v for _, v in results]
+    assert start in versions and target in versions  # the load spanned the swap
+    assert service.served_versions(30) == {target}  # every replica answers with the new one
+    reg = service.http.get("/ml/registry", headers={"Authorization": f"Bearer {ADMIN}"}).json()
+    assert reg["committed"] == target
+    assert [s["serving"] for s in reg["replicas"].values()] == [target, target]
+    # Reloading the older version is the rollback.
+    back = _reload(service, start)
+    assert back.status_code == 200 and service.served_versions(20) == {start}
+
+
+def test_reload_default_is_latest(service: Service) -> None:
+    service.store.promote(service.v["b"])
+    r = _reload(service, None)
+    assert r.status_code == 200 and r.json()["version"] == service.v["b"]
+    assert service.served_versions(20) == {service.v["b"]}
