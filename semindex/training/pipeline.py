@@ -51,6 +51,7 @@ from semindex.errors import SemindexError
 from semindex.evaluation import score
 from semindex.hints import Hints, load_hints
 from semindex.matcher import Matcher
+from semindex.quality import predict
 from semindex.splits import split_by_group
 from semindex.store import ModelStore
 from semindex.text import normalize
@@ -156,22 +157,6 @@ class Timer:
         finally:
             self.timings[name] = time.perf_counter() - start
             log.info("step %s done in %.1fs", name, self.timings[name])
-
-
-def predict(matcher: Matcher, rows: list[LabelledRow]) -> list[str | None]:
-    """The accepted key (or None) for each labelled row, through the full matcher.
-
-    Rows of one group (a site's form) are classified as one request, so the whole-form
-    assignment sees the same fields it would see in production; other rows alone.
-    """
-    out: list[str | None] = [None] * len(rows)
-    groups: dict[str, list[int]] = {}
-    for i, r in enumerate(rows):
-        groups.setdefault(r.group, []).append(i)
-    for idx in groups.values():
-        for i, d in zip(idx, matcher.classify([rows[i].field for i in idx]), strict=True):
-            out[i] = d.key if d.accepted else None
-    return out
 
 
 def calibration_examples(matcher: Matcher, calib: list[Any], records: list[SynonymRecord],

@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from semindex.artifacts import build_local_version
+from semindex.calibration import Thresholds
+from semindex.cli import main
+from semindex.encoder import HashEncoder
+from semindex.store import ModelStore
+
+
+@pytest.fixture
+def store(tmp_path: Path, tiny) -> ModelStore:  # type: ignore[no-untyped-def]
+    s = ModelStore(tmp_path / "ms")
+    for _ in range(3):
+        build_local_version(s, tiny, "hash:64", HashEncoder(64), thresholds=Thresholds(0.5, {}, 0.9))
+    return s
+
+
+def test_versions_commands(store: ModelStore, capsys: pytest.CaptureFixture[str]) -> None:
+    names = store.names()
+    assert main(["--store", str(store.root), "versions", "list", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [r["name"] for r in listed] == names and [r["latest"] for r in listed] == [False, False, True]
+    assert main(["--store", str(store.root), "versions", "rollback"]) == 0
+    assert store.latest_name() == names[1]
+    assert main(["--store", str(store.root), "versions", "promote", names[0]]) == 0
+    assert store.latest_name() == names[0]
+    assert main(["--store", str(store.root), "versions", "prune", "--keep", "1"]) == 0
+    assert store.names() == [names[0], names[2]]
+    assert main(["--store", str(store.root), "versions", "promote", "../x"]) == 2
+    assert "invalid version name" in capsys.readouterr().err
+
+
+def test_evaluate(store: ModelStore, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = [{"label": "Surname", "expected": "last_name", "site": "a"},
+            {"label": "E-mail", "expected": "email", "site": "a"},
+            {"label": "Qwxz vbnm", "expected": None, "site": "b"},
+            {"label": "Given name", "expected": "last_name", "site": "b"}]
+    p = tmp_path / "rows.jsonl"
+    p.write_text("\n".join(json.dumps(r) for r in rows))
+    assert main(["--store", str(store.root), "evaluate", "--eval", str(p), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    m = out["reports"][store.latest_name()]
+    assert m["n"] == 4 and m["accuracy"] == pytest.approx(0.75)
+    assert ["last_name -> first_name", 1] in m["confusions"]
+    assert main(["--store", str(store.root), "evaluate", "--eval", str(p)]) == 0
+    assert "accuracy=0.750" in capsys.readouterr().out
