@@ -55,6 +55,8 @@ class TrainConfig(_Strict):
     num_workers: int = Field(1, ge=1)
     use_gpu: bool = False
     cpus_per_worker: float = Field(1.0, gt=0)
+    placement_strategy: Literal["PACK", "SPREAD", "STRICT_SPREAD"] = "PACK"
+    storage_path: str | None = Field(None, description="Ray Train storage; shared storage on a cluster")
     validation_fraction: float = Field(0.15, ge=0, lt=1)
     early_stopping_patience: int = Field(2, ge=1)
     seed: int = 42

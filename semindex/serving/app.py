@@ -10,6 +10,7 @@ all their fields embedded in one call. Reload is coordinated by
 import asyncio
 import hmac
 import logging
+import os
 import re
 import threading
 import time
@@ -103,6 +104,15 @@ async def _limit_body(request: Request, call_next: Any) -> Any:
     return await call_next(request)
 
 
+def _rss_mb() -> float:
+    """This process's resident memory (Linux), reported with the registry heartbeat."""
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+
+
 def _as_field(d: Decision) -> dict[str, Any]:
     return d.to_json()
 
@@ -194,7 +204,7 @@ class SemindexService:
             try:
                 serving = self._served.version if self._served else None
                 resp = ray.get(self.registry.poll.remote(self.replica_id, serving, self._prepared,
-                                                         self.node_id), timeout=30)
+                                                         self.node_id, _rss_mb()), timeout=30)
                 self._follow(resp, serving)
                 if self._prepared and not self._prepared.get("ok") and time.time() > retry_at:
                     retry_at = time.time() + 10

@@ -54,10 +54,10 @@ class VersionRegistry:
 
     # -- replicas ----------------------------------------------------------------
     def poll(self, replica: str, serving: str | None, prepared: dict[str, Any] | None,
-             node: str | None = None) -> dict[str, Any]:
+             node: str | None = None, rss_mb: float | None = None) -> dict[str, Any]:
         """Heartbeat: record what the replica serves and prepared; say what it should do."""
         self.replicas[replica] = {"serving": serving, "prepared": prepared, "seen": time.time(),
-                                  "node": node}
+                                  "node": node, "rss_mb": rss_mb}
         attempt = None
         if self.attempt is not None:
             attempt = {"id": self.attempt.id, "version": self.attempt.version,

@@ -76,6 +76,12 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
                                    "epochs_run": float(trainer.state.epoch or 0)}
         if val is not None:
             metrics["eval_loss"] = float(trainer.evaluate()["eval_loss"])
+        # Which nodes did the work (rank 0 reports them): shows multi-node placement.
+        nodes = [ray.get_runtime_context().get_node_id()]
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            nodes = [""] * torch.distributed.get_world_size()
+            torch.distributed.all_gather_object(nodes, ray.get_runtime_context().get_node_id())
+        metrics["worker_nodes"] = nodes
         with tempfile.TemporaryDirectory() as ckpt_dir:
             checkpoint = None
             if rank == 0:
@@ -87,7 +93,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
 def finetune(model_path: str, train: list[Triplet], val: list[Triplet], dest: Path, *,
              epochs: int, batch_size: int, learning_rate: float, margin: float, seed: int,
              patience: int, num_workers: int, use_gpu: bool, cpus_per_worker: float,
-             storage_path: str, run_name: str) -> dict[str, Any]:
+             storage_path: str, run_name: str, placement_strategy: str = "PACK") -> dict[str, Any]:
     """Fine-tune ``model_path`` on ``train`` triplets; the model is written to ``dest``."""
     from ray.train import CheckpointConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer
@@ -103,7 +109,8 @@ def finetune(model_path: str, train: list[Triplet], val: list[Triplet], dest: Pa
                            "learning_rate": learning_rate, "margin": margin, "seed": seed,
                            "patience": patience, "use_gpu": use_gpu},
         scaling_config=ScalingConfig(num_workers=num_workers, use_gpu=use_gpu,
-                                     resources_per_worker={"CPU": cpus_per_worker}),
+                                     resources_per_worker={"CPU": cpus_per_worker},
+                                     placement_strategy=placement_strategy),
         run_config=RunConfig(name=run_name, storage_path=storage_path,
                              checkpoint_config=CheckpointConfig(num_to_keep=1)),
     )

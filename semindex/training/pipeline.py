@@ -303,7 +303,8 @@ def run(cfg: JobConfig, *, ray_address: str | None = None,
                     patience=cfg.train.early_stopping_patience,
                     num_workers=cfg.train.num_workers, use_gpu=cfg.train.use_gpu,
                     cpus_per_worker=cfg.train.cpus_per_worker,
-                    storage_path=str(store.root / ".ray_train"), run_name=name)
+                    storage_path=cfg.train.storage_path or str(store.root / ".ray_train"),
+                    run_name=name, placement_strategy=cfg.train.placement_strategy)
         else:
             copy_model(inputs.model_path, model_dir)
         model_path = str(model_dir) if not inputs.model_path.startswith("hash:") else inputs.model_path

@@ -1,0 +1,55 @@
+"""Index build and search time for the index types ``choose_index_type`` picks.
+
+    python bench/index.py --sizes 1000 100000 1000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench._common import record, table
+from semindex.data import SynonymRecord
+from semindex.index import KeyIndex, choose_index_type
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--sizes", type=int, nargs="+", default=[1000, 100_000, 1_000_000])
+    p.add_argument("--dim", type=int, default=384)
+    p.add_argument("--queries", type=int, default=200)
+    a = p.parse_args()
+    rng = np.random.default_rng(0)
+    rows = []
+    for n in a.sizes:
+        vecs = rng.standard_normal((n, a.dim), dtype=np.float32)
+        records = [SynonymRecord(f"k{i % 1000}", f"s{i}") for i in range(n)]
+        for exact_max in sorted({100_000, 0}):
+            kind = choose_index_type(n, exact_max) if exact_max else "hnsw"
+            if exact_max and kind != choose_index_type(n):
+                continue
+            t = time.perf_counter()
+            idx = KeyIndex.build(records, vecs, exact_max=exact_max or 0)
+            build = time.perf_counter() - t
+            q = vecs[:a.queries] + 0.01 * rng.standard_normal((a.queries, a.dim), dtype=np.float32)
+            q /= np.linalg.norm(q, axis=1, keepdims=True)
+            t = time.perf_counter()
+            hits = idx.search(q, top_keys=5)
+            per_q = (time.perf_counter() - t) / a.queries * 1000
+            recall = float(np.mean([h[0].synonym == f"s{i}" for i, h in enumerate(hits)]))
+            rows.append({"vectors": n, "index": idx.kind, "chosen": idx.kind == choose_index_type(n),
+                         "build_s": build, "search_ms_per_query": per_q, "top1_recall": recall})
+            print(table(rows[-1:], list(rows[-1])))
+    print()
+    print(table(rows, ["vectors", "index", "chosen", "build_s", "search_ms_per_query", "top1_recall"]))
+    record("index", {"rows": rows, "args": vars(a)})
+
+
+if __name__ == "__main__":
+    main()
