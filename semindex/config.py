@@ -54,7 +54,7 @@ class TrainConfig(_Strict):
     margin: float = Field(0.5, gt=0)
     num_workers: int = Field(1, ge=1)
     use_gpu: bool = False
-    cpus_per_worker: float = Field(1.0, gt=0)
+    cpus_per_worker: float = Field(2.0, gt=0)
     placement_strategy: Literal["PACK", "SPREAD", "STRICT_SPREAD"] = "PACK"
     storage_path: str | None = Field(None, description="Ray Train storage; shared storage on a cluster")
     validation_fraction: float = Field(0.15, ge=0, lt=1)

@@ -64,7 +64,8 @@ def trained_store(cluster: Any, tmp_path_factory: pytest.TempPathFactory) -> tup
     store_dir = tmp_path_factory.mktemp("cluster") / "model_store"
     cfg = load_job_config(ROOT / "configs" / "train.yaml", environ={}, overrides={
         "mode": "full-train", "model_store": str(store_dir), "train.epochs": "1",
-        "train.num_workers": "2", "train.placement_strategy": "STRICT_SPREAD",
+        "train.num_workers": "2", "train.cpus_per_worker": "1",
+        "train.placement_strategy": "STRICT_SPREAD",
         "gate.min_accuracy": "0", "data.canonical": str(ROOT / "data/sample/canonical.json"),
         "data.hints": str(ROOT / "data/sample/canonical.hints.json"),
         "data.feedback": str(ROOT / "data/sample/feedback.csv"),
