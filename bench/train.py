@@ -15,7 +15,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from bench._common import record, table  # noqa: E402
+from bench._common import record, table
 
 ROOT = Path(__file__).resolve().parents[1]
 

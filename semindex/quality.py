@@ -31,16 +31,18 @@ from semindex.store import ModelStore
 log = logging.getLogger(__name__)
 
 
-def predict(matcher: Matcher, rows: list[LabelledRow]) -> list[str | None]:
+def predict(matcher: Matcher, rows: list[LabelledRow], *, by_group: bool = False) -> list[str | None]:
     """The accepted key (or None) for each labelled row, through the full matcher.
 
-    Rows of one group (a site's form) are classified as one request, so the whole-form
-    assignment sees the same fields it would see in production; other rows alone.
+    Each row is classified alone by default: the evaluation data carries no form
+    boundaries (a site or a page holds several forms, e.g. login and sign-up, each with its
+    own email field), so whole-form assignment over a group would wrongly drop fields.
+    ``by_group`` classifies the rows of one group as one request.
     """
     out: list[str | None] = [None] * len(rows)
     groups: dict[str, list[int]] = {}
     for i, r in enumerate(rows):
-        groups.setdefault(r.group, []).append(i)
+        groups.setdefault(r.group if by_group else str(i), []).append(i)
     for idx in groups.values():
         for i, d in zip(idx, matcher.classify([rows[i].field for i in idx]), strict=True):
             out[i] = d.key if d.accepted else None
@@ -97,14 +99,19 @@ def reviewer_feedback(matcher: Matcher, rows: list[LabelledRow], path: Path) -> 
     return n
 
 
-def seed_baseline(bundle: Bundle, canonical: Canonical, fold_a: list[LabelledRow],
+def seed_baseline(bundle: Bundle, canonical: Canonical, feedback_csv: Path,
                   fold_b: list[LabelledRow]) -> dict[str, Any]:
     """The predecessor's design: label>placeholder>name>id text, one joined vector per key,
-    one global threshold (calibrated on fold A), no field evidence, no assignment."""
+    one global threshold (calibrated on the same reviewer feedback the loop gets), no
+    field evidence, no assignment."""
+    from semindex.data import load_feedback
+
     base = rebind(bundle, canonical, Hints(), joined=True, text_mode="precedence")
     matcher = Matcher(base, assign=False)
-    hits = matcher.candidates(matcher.texts([r.field for r in fold_a]))
-    examples = [Example(h[0].key, h[0].score, r.expected) for h, r in zip(hits, fold_a, strict=True) if h]
+    rows = load_feedback(feedback_csv).resolved()
+    hits = matcher.candidates([r.query for r in rows])
+    examples = [Example(h[0].key, h[0].score, r.matched_key if r.correct else None,
+                        None if r.correct else r.matched_key) for h, r in zip(hits, rows, strict=True) if h]
     base = replace(base, thresholds=replace(base.thresholds, global_=calibrate(examples).global_,
                                             per_key={}))
     return score(predict(Matcher(base, assign=False), fold_b), [r.expected for r in fold_b])
@@ -131,6 +138,7 @@ def feedback_loop(eval_path: str, canonical: str, *, hints: str | None = None,
                                                       "data.feedback": None}, environ={})
     cfg = cfg.model_copy(update={"data": cfg.data.model_copy(update={"hints": hints, "unknowns": None,
                                                                      "feedback": None})})
+    work.mkdir(parents=True, exist_ok=True)
     zero = run(cfg)
     store = ModelStore(cfg.model_store)
     zero_bundle = load_bundle(store.resolve(zero.version or ""))
@@ -145,7 +153,7 @@ def feedback_loop(eval_path: str, canonical: str, *, hints: str | None = None,
     trained = run(full_cfg)
     tuned = load_bundle(store.resolve(trained.version or ""))
     after = score(predict(Matcher(tuned), fold_b), expected_b)
-    baseline = seed_baseline(zero_bundle, canon, fold_a, fold_b)
+    baseline = seed_baseline(zero_bundle, canon, feedback_csv, fold_b)
     return {"eval": eval_path, "rows": len(rows), "fold_a": len(fold_a), "fold_b": len(fold_b),
             "feedback_rows": n_feedback, "zero_shot_version": zero.version,
             "trained_version": trained.version, "timings": trained.timings,

@@ -26,7 +26,7 @@ def test_config_defaults_env_and_cli_overrides() -> None:
 @pytest.mark.parametrize(("yaml_text", "overrides", "message"), [
     ("train:\n  epochs: 0\n", {}, "train.epochs"),
     ("bogus: 1\n", {}, "bogus: Extra inputs are not permitted"),
-    ("mode: [\n", {}, "line 1"),
+    ("mode: [\n", {}, "line 2"),
     ("- a\n", {}, "top level must be a mapping"),
     ("", {"gate.min_accuracy": "high"}, "gate.min_accuracy"),
     ("", {"mode": "fly"}, "mode"),

@@ -282,3 +282,25 @@ def test_reload_default_is_latest(service: Service) -> None:
     r = _reload(service, None)
     assert r.status_code == 200 and r.json()["version"] == service.v["b"]
     assert service.served_versions(20) == {service.v["b"]}
+
+
+def test_signup_and_login_forms_use_context_and_evidence(service: Service) -> None:
+    signup = {"form": {"title": "Create your account", "submit": "Register"}, "fields": [
+        {"selector": "#a", "label": "Email", "type": "email", "autocomplete": "email"},
+        {"selector": "#b", "label": "Choose a username", "name": "user"},
+        {"selector": "#c", "label": "Password", "type": "password", "autocomplete": "new-password"},
+        {"selector": "#d", "label": "Confirm password", "type": "password"},
+        {"selector": "#e", "label": "Given name", "autocomplete": "given-name"},
+        {"selector": "#f", "label": "Postcode", "autocomplete": "shipping postal-code"}]}
+    out = service.post("/ml/classify", signup).json()
+    got = {m["selector"]: (m["key"], m["reason"]) for m in out["matches"]}
+    assert got["#a"] == ("email", "autocomplete") and got["#b"][0] == "username"
+    assert got["#c"] == ("password", "autocomplete") and got["#d"][0] == "password"
+    assert got["#e"] == ("first_name", "autocomplete") and got["#f"] == ("postal_code", "autocomplete")
+    login = {"form": {"submit": "Sign in"}, "fields": [
+        {"selector": "#u", "label": "Email address", "type": "email", "name": "login"},
+        {"selector": "#p", "label": "Password", "type": "password"}]}
+    out = service.post("/ml/classify", login).json()
+    got = {m["selector"]: (m["key"], m["reason"]) for m in out["matches"]}
+    assert got["#u"] == ("username", "form_rule")  # the login context rule, declared as data
+    assert got["#p"][0] == "password"

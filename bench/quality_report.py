@@ -1,0 +1,46 @@
+"""Turn ``semindex evaluate loop --json`` output into the markdown tables of docs/quality.md.
+
+    semindex --store runs/loop_forms evaluate loop --eval ../shared/data/forms/dev.jsonl \\
+        --canonical ../shared/data/forms/canonical.json --hints data/sample/canonical.hints.json \\
+        --json > runs/forms_loop.out
+    python bench/quality_report.py runs/forms_loop.out
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def load(path: str) -> dict[str, Any]:
+    text = Path(path).read_text()
+    start = text.rfind('\n{\n  "eval"')  # Ray may print log lines before the JSON
+    data: dict[str, Any] = json.loads(text[start + 1:] if start >= 0 else text)
+    return data
+
+
+def report(data: dict[str, Any]) -> str:
+    lines = [f"eval: `{data['eval']}`, {data['rows']} rows; fold A {data['fold_a']} rows "
+             f"({data['feedback_rows']} reviewer feedback rows), fold B {data['fold_b']} rows", "",
+             "| system | accuracy | precision (accepted) | recall | abstain rate |",
+             "|---|---|---|---|---|"]
+    for name, m in data["reports"].items():
+        lines.append(f"| {name} | {m['accuracy']:.3f} | {m['precision']:.3f} | {m['recall']:.3f} | "
+                     f"{m['abstain_rate']:.3f} |")
+    after = data["reports"]["semindex after loop"]
+    zero = data["reports"]["semindex zero-shot"]
+    lines += ["", "| key | support | F1 zero-shot | F1 after loop |", "|---|---|---|---|"]
+    for key, row in sorted(after["per_key"].items(), key=lambda kv: -kv[1]["support"]):
+        z = zero["per_key"].get(key, {}).get("f1", 0.0)
+        lines.append(f"| {key} | {row['support']} | {z:.2f} | {row['f1']:.2f} |")
+    lines += ["", "Most frequent confusions after the loop (expected -> predicted): " +
+              ", ".join(f"{c} ({n})" for c, n in after["confusions"][:8])]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    for p in sys.argv[1:]:
+        print(report(load(p)))
+        print()
