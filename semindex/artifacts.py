@@ -48,7 +48,7 @@ def write_version(directory: Path, *, records: list[SynonymRecord], vectors: np.
     return index
 
 
-def build_local_version(store: ModelStore, canonical: Canonical, model_source: str, encoder: Encoder, *,
+def build_local_version(store: ModelStore | Any, canonical: Canonical, model_source: str, encoder: Encoder, *,
                         thresholds: Thresholds | None = None, hints: Hints | None = None,
                         promote: bool = True, manifest: dict[str, Any] | None = None) -> str:
     """Build a version in-process (no Ray): for tests, benchmarks and tiny vocabularies.

@@ -18,9 +18,9 @@ from semindex.errors import SemindexError
 
 
 def _versions(args: argparse.Namespace) -> int:
-    from semindex.store import ModelStore
+    from semindex.remote_store import open_store
 
-    store = ModelStore(args.store)
+    store = open_store(args.store)
     if args.action == "list":
         rows = [v.summary() for v in store.versions()]
         if args.json:

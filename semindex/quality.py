@@ -25,8 +25,8 @@ from semindex.evaluation import score
 from semindex.hints import Hints, load_hints
 from semindex.index import KeyIndex
 from semindex.matcher import Matcher
+from semindex.remote_store import open_store
 from semindex.splits import split_by_group
-from semindex.store import ModelStore
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ def rebind(bundle: Bundle, canonical: Canonical, hints: Hints | None = None, *,
 
 def evaluate_version(store_root: str, version: str, eval_path: str, *, canonical: str | None = None,
                      hints: str | None = None) -> dict[str, Any]:
-    store = ModelStore(store_root)
+    store = open_store(store_root)
     bundle = load_bundle(store.resolve(version))
     if canonical:
         canon = load_canonical(canonical)
@@ -140,7 +140,7 @@ def feedback_loop(eval_path: str, canonical: str, *, hints: str | None = None,
                                                                      "feedback": None})})
     work.mkdir(parents=True, exist_ok=True)
     zero = run(cfg)
-    store = ModelStore(cfg.model_store)
+    store = open_store(cfg.model_store)
     zero_bundle = load_bundle(store.resolve(zero.version or ""))
     expected_b = [r.expected for r in fold_b]
     zero_metrics = score(predict(Matcher(zero_bundle), fold_b), expected_b)

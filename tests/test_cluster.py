@@ -151,7 +151,7 @@ def test_serving_across_nodes_survives_a_lost_node(cluster: Any, trained_store: 
     deadline = time.time() + 180
     while True:
         live = replicas()
-        if len(live) == 2 and new_node.unique_id in {s["node"] for s in live.values()}:
+        if len(live) == 2 and new_node.node_id in {s["node"] for s in live.values()}:
             break
         assert time.time() < deadline, live
         time.sleep(1)

@@ -151,9 +151,13 @@ def test_ray_job_submit_to_a_head_node(tmp_path: Path) -> None:
     ray_bin = str(Path(sys.executable).parent / "ray")
     # --block in its own process group: stopping it stops this head only (``ray stop``
     # would kill every Ray on the machine, the test session's included).
+    # Every port explicit: the session's own Ray holds the default agent ports.
+    ports = [f"--{name}={free_port()}" for name in (
+        "dashboard-agent-listen-port", "dashboard-agent-grpc-port", "metrics-export-port",
+        "runtime-env-agent-port", "node-manager-port", "object-manager-port", "ray-client-server-port")]
     head = subprocess.Popen([ray_bin, "start", "--head", "--block", f"--port={gcs}",
                              f"--dashboard-port={dash}", "--dashboard-host=127.0.0.1", "--num-cpus=4",
-                             "--include-dashboard=true", "--disable-usage-stats"], env=env,
+                             "--include-dashboard=true", "--disable-usage-stats", *ports], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         import urllib.request

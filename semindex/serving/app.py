@@ -35,6 +35,7 @@ from semindex.errors import (
 )
 from semindex.fill import fill
 from semindex.matcher import Decision
+from semindex.remote_store import open_store
 from semindex.serving.logs import decision_log, feedback_log, now
 from semindex.serving.registry import get_registry
 from semindex.serving.schemas import (
@@ -48,7 +49,6 @@ from semindex.serving.schemas import (
 )
 from semindex.serving.settings import ServeArgs, Settings, resolve_settings
 from semindex.serving.state import PROBE_TEXT, Served, load_served, release_memory
-from semindex.store import ModelStore
 
 log = logging.getLogger("ray.serve")
 
@@ -128,7 +128,7 @@ class SemindexService:
         self.settings = settings
         self.args: ServeArgs = settings.args
         api.state.max_body_bytes = self.args.max_body_bytes
-        self.store = ModelStore(settings.store_root)
+        self.store = open_store(settings.store_root)
         self.decisions = decision_log(settings.decision_log)
         self.feedback = feedback_log(settings.feedback_log)
         ctx = serve.get_replica_context()
@@ -375,7 +375,7 @@ class SemindexService:
         name = (body.version if body else None) or self.store.latest_name()
         if name is None:
             raise VersionNotFound("no version has been promoted yet")
-        self.store.resolve(name)  # refuses bad names, escapes and unknown versions
+        await asyncio.to_thread(self.store.resolve, name)  # refuses bad names, escapes, unknown
         result = await self.registry.reload.remote(name, self.args.reload_timeout_s)
         self.m_reloads.inc(tags={"outcome": "ok" if result.get("ok") else "refused"})
         status = 200 if result.pop("ok") else int(result.pop("status", 500))

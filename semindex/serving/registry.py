@@ -58,6 +58,9 @@ class VersionRegistry:
         """Heartbeat: record what the replica serves and prepared; say what it should do."""
         self.replicas[replica] = {"serving": serving, "prepared": prepared, "seen": time.time(),
                                   "node": node, "rss_mb": rss_mb}
+        if self.committed is None and serving is not None and self.attempt is None:
+            # A restarted registry (its node was lost) relearns the version from survivors.
+            self.committed = serving
         attempt = None
         if self.attempt is not None:
             attempt = {"id": self.attempt.id, "version": self.attempt.version,
@@ -131,8 +134,16 @@ class VersionRegistry:
 def get_registry(store_root: str, liveness_s: float = 10.0) -> Any:
     """The registry actor for this model store, created on first use (detached, 0 CPU)."""
     import ray
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     remote: Any = ray.remote
     actor_cls = remote(num_cpus=0, max_restarts=-1, max_concurrency=1000)(VersionRegistry)
+    # On the head node, beside Serve's controller: losing a worker node must not lose the
+    # committed version (soft: any node if the head is unknown).
+    head = next((n["NodeID"] for n in ray.nodes()
+                 if n.get("Alive") and "node:__internal_head__" in n.get("Resources", {})), None)
+    options: dict[str, Any] = {}
+    if head is not None:
+        options["scheduling_strategy"] = NodeAffinitySchedulingStrategy(head, soft=True)
     return actor_cls.options(name=registry_name(store_root), namespace=REGISTRY_NAMESPACE,
-                             lifetime="detached", get_if_exists=True).remote(liveness_s)
+                             lifetime="detached", get_if_exists=True, **options).remote(liveness_s)

@@ -68,7 +68,9 @@ def _token(env_name: str, file: str | None) -> str | None:
 def resolve_settings(args: ServeArgs) -> Settings:
     """Resolve tokens (environment or secret file) and paths, once, in the builder."""
     log_dir = Path(args.log_dir).expanduser().resolve()
-    return Settings(args=args, store_root=str(Path(args.model_store).expanduser().resolve()),
+    store = args.model_store
+    store_root = store if "://" in store else str(Path(store).expanduser().resolve())
+    return Settings(args=args, store_root=store_root,
                     admin_token=_token(args.admin_token_env, args.admin_token_file),
                     client_token=_token(args.client_token_env, args.client_token_file),
                     decision_log=str(log_dir / "decisions.csv"),

@@ -11,7 +11,7 @@ from pathlib import Path
 from semindex.bundle import Bundle, load_bundle
 from semindex.errors import ModelLoadError
 from semindex.matcher import Matcher
-from semindex.store import ModelStore
+from semindex.remote_store import AnyStore
 
 log = logging.getLogger(__name__)
 PROBE_TEXT = "healthcheck"
@@ -27,7 +27,7 @@ class Served:
         return self.bundle.name
 
 
-def load_served(store: ModelStore, version: str) -> Served:
+def load_served(store: AnyStore, version: str) -> Served:
     """Load and self-test a version; any defect raises (nothing is half-swapped)."""
     path: Path = store.resolve(version)
     bundle = load_bundle(path)

@@ -52,8 +52,8 @@ from semindex.evaluation import score
 from semindex.hints import Hints, load_hints
 from semindex.matcher import Matcher
 from semindex.quality import predict
+from semindex.remote_store import open_store
 from semindex.splits import split_by_group
-from semindex.store import ModelStore
 from semindex.text import normalize
 from semindex.training.embedding import EmbedStats, embed_texts, write_embeddings
 from semindex.training.triplets import build_triplets
@@ -241,7 +241,7 @@ def run(cfg: JobConfig, *, ray_address: str | None = None,
         return summary
 
     init_ray(cfg, ray_address or cfg.ray_address)
-    store = ModelStore(cfg.model_store)
+    store = open_store(cfg.model_store)
     split = split_inputs(inputs, cfg)
     use_gpu_embed = _use_gpu(cfg.embed.use_gpu)
     cache_root = store.root / ".cache" / "embeddings" if cfg.embed.cache else None
