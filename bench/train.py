@@ -58,7 +58,7 @@ def main() -> None:
     cols = sorted({c for r in rows for c in r}, key=lambda c: (c not in ("scale", "synonyms"), c))
     print()
     print(table(rows, cols))
-    record("train", {"rows": rows, "args": vars(a)})
+    record(f"train_{a.mode}", {"rows": rows, "args": vars(a)})
 
 
 if __name__ == "__main__":
