@@ -30,7 +30,7 @@ from typing import Any
 from pyarrow import fs as pafs
 
 from semindex.errors import StoreError, VersionNotFound
-from semindex.store import ARTIFACTS, VERSION_RE, ModelStore, VersionInfo
+from semindex.store import ARTIFACTS, VERSION_RE, ModelStore, VersionInfo, previous_version, prunable
 
 POINTER = "LATEST"
 HISTORY_DIR = "promotions"
@@ -188,23 +188,12 @@ class RemoteModelStore:
 
     def rollback(self, name: str | None = None) -> str:
         if name is None:
-            current = self.latest_name()
-            previous = next((e["previous"] for e in reversed(self.history())
-                             if e.get("version") == current and e.get("previous")), None)
-            if previous is None:
-                older = [n for n in self.names() if current is None or n < current]
-                if not older:
-                    raise StoreError("no previous version to roll back to")
-                previous = older[-1]
-            name = previous
+            name = previous_version(self.history(), self.names(), self.latest_name())
         self.promote(name, reason="rollback")
         return name
 
     def prune(self, keep: int) -> list[str]:
-        if keep < 1:
-            raise StoreError("prune: keep must be at least 1")
-        latest = self.latest_name()
-        doomed = [n for n in self.names()[:-keep] if n != latest]
+        doomed = prunable(self.names(), self.latest_name(), keep)
         for n in doomed:
             self.fs.delete_file(self._p(n, "manifest.json"))  # invisible first, then delete
             self.fs.delete_dir(self._p(n))

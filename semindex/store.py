@@ -198,28 +198,13 @@ class ModelStore:
     def rollback(self, name: str | None = None) -> str:
         """Promote ``name``, or the version that was latest before the current one."""
         if name is None:
-            current = self.latest_name()
-            previous = None
-            for entry in reversed(self.history()):
-                if entry.get("version") == current and entry.get("previous"):
-                    previous = entry["previous"]
-                    break
-            if previous is None:
-                older = [n for n in self.names() if current is None or n < current]
-                if not older:
-                    raise StoreError("no previous version to roll back to")
-                previous = older[-1]
-            name = previous
+            name = previous_version(self.history(), self.names(), self.latest_name())
         self.promote(name, reason="rollback")
         return name
 
     def prune(self, keep: int) -> list[str]:
         """Delete all but the newest ``keep`` versions; never the one ``latest`` names."""
-        if keep < 1:
-            raise StoreError("prune: keep must be at least 1")
-        latest = self.latest_name()
-        names = self.names()
-        doomed = [n for n in names[:-keep] if n != latest]
+        doomed = prunable(self.names(), self.latest_name(), keep)
         for n in doomed:
             trash = self.root / STAGING / f"{n}.deleting-{uuid.uuid4().hex[:8]}"
             (self.root / STAGING).mkdir(exist_ok=True)
@@ -231,6 +216,24 @@ class ModelStore:
                 if time.time() - p.stat().st_mtime > 3600:
                     shutil.rmtree(p, ignore_errors=True)
         return doomed
+
+
+def previous_version(history: list[dict[str, Any]], names: list[str], current: str | None) -> str:
+    """What a rollback goes to: the version promoted before ``current``, else the newest older one."""
+    for entry in reversed(history):
+        if entry.get("version") == current and entry.get("previous"):
+            return str(entry["previous"])
+    older = [n for n in names if current is None or n < current]
+    if not older:
+        raise StoreError("no previous version to roll back to")
+    return older[-1]
+
+
+def prunable(names: list[str], latest: str | None, keep: int) -> list[str]:
+    """All but the newest ``keep`` versions, never ``latest``."""
+    if keep < 1:
+        raise StoreError("prune: keep must be at least 1")
+    return [n for n in names[:-keep] if n != latest]
 
 
 def _fsync_dir(path: Path) -> None:
