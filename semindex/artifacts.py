@@ -34,7 +34,7 @@ def copy_model(source: str, dest: Path) -> None:
 
 def write_version(directory: Path, *, records: list[SynonymRecord], vectors: np.ndarray,
                   thresholds: Thresholds, hints: Hints, metrics: dict[str, Any],
-                  manifest: dict[str, Any], index_exact_max: int = 100_000) -> KeyIndex:
+                  manifest: dict[str, Any], index_exact_max: int = 20_000) -> KeyIndex:
     """Build the index and write every artifact except ``model/`` into ``directory``."""
     index = KeyIndex.build(records, vectors, exact_max=index_exact_max)
     index.save(directory)

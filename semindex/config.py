@@ -94,7 +94,7 @@ class JobConfig(_Strict):
     model_store: str = "model_store"
     base_model: str = DEFAULT_BASE_MODEL
     text_mode: Literal["precedence", "rich"] = "rich"
-    index_exact_max: int = Field(100_000, ge=1)
+    index_exact_max: int = Field(20_000, ge=1)
     ray_address: str | None = None
     data: DataConfig = Field(default_factory=DataConfig)
     embed: EmbedConfig = Field(default_factory=EmbedConfig)

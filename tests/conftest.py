@@ -71,8 +71,10 @@ def ray_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     import ray
 
     if not ray.is_initialized():
+        port = free_port()
+        os.environ["SEMINDEX_TEST_METRICS_PORT"] = str(port)
         ray.init(address="local", num_cpus=8, include_dashboard=False, log_to_driver=False,
-                 runtime_env={"env_vars": {"HF_HUB_OFFLINE": "1"}})
+                 runtime_env={"env_vars": {"HF_HUB_OFFLINE": "1"}}, _metrics_export_port=port)
     yield
     try:
         from ray import serve

@@ -17,6 +17,11 @@ def test_choose_index_type(n: int, exact_max: int, kind: str) -> None:
     assert choose_index_type(n, exact_max) == kind
 
 
+@pytest.mark.parametrize(("n", "kind"), [(20_000, "flat"), (20_001, "hnsw")])
+def test_default_switch_point(n: int, kind: str) -> None:
+    assert choose_index_type(n) == kind
+
+
 def _records(n: int) -> list[SynonymRecord]:
     return [SynonymRecord(f"k{i % 5}", f"syn {i}") for i in range(n)]
 

@@ -304,3 +304,26 @@ def test_signup_and_login_forms_use_context_and_evidence(service: Service) -> No
     got = {m["selector"]: (m["key"], m["reason"]) for m in out["matches"]}
     assert got["#u"] == ("username", "form_rule")  # the login context rule, declared as data
     assert got["#p"][0] == "password"
+
+
+def test_metrics_are_exported(service: Service) -> None:
+    import os
+
+    port = os.environ.get("SEMINDEX_TEST_METRICS_PORT")
+    if port is None:
+        pytest.skip("Ray was started outside the test session's fixture")
+    for _ in range(3):
+        service.post("/ml/classify", {"fields": [{"label": "E-mail"}, {"label": "Coupon code"}]})
+    deadline = time.time() + 60
+    text = ""
+    while time.time() < deadline:
+        try:
+            text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        except httpx.HTTPError:
+            text = ""
+        if "semindex_decisions" in text and "semindex_served_version" in text:
+            break
+        time.sleep(2)
+    assert 'key="email"' in text and "semindex_decisions" in text
+    assert "semindex_served_version" in text
+    assert "serve_num_http_requests" in text or "serve_deployment_request_counter" in text
