@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Run every benchmark with the sizes recorded in docs/benchmarks.md (about 20 minutes on
-# 2 cores). STORE must hold at least two versions (e.g. from `semindex evaluate loop`).
+# 2 cores). STORE must hold a promoted `latest` and at least two versions (e.g. the store
+# of `semindex evaluate loop` after `semindex versions promote`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export HF_HUB_OFFLINE=1 RAY_AUTH_MODE=disabled RAY_USAGE_STATS_ENABLED=0
