@@ -38,6 +38,14 @@ def write_version(directory: Path, *, records: list[SynonymRecord], vectors: np.
     """Build the index and write every artifact except ``model/`` into ``directory``."""
     index = KeyIndex.build(records, vectors, exact_max=index_exact_max)
     index.save(directory)
+    write_descriptors(directory, index, thresholds=thresholds, hints=hints, metrics=metrics,
+                      manifest=manifest)
+    return index
+
+
+def write_descriptors(directory: Path, index: KeyIndex, *, thresholds: Thresholds, hints: Hints,
+                      metrics: dict[str, Any], manifest: dict[str, Any]) -> None:
+    """(Re)write the JSON parts of a version whose index is already saved."""
     write_json(directory / THRESHOLDS_FILE, thresholds.to_json())
     write_json(directory / HINTS_FILE, hints.to_json())
     write_json(directory / "metrics.json", metrics)
@@ -45,7 +53,6 @@ def write_version(directory: Path, *, records: list[SynonymRecord], vectors: np.
             "semindex_version": __version__, "index_type": index.kind,
             "vectors": index.size, "keys": len(index.keys), **manifest}
     write_json(directory / MANIFEST_FILE, full)
-    return index
 
 
 def build_local_version(store: ModelStore | Any, canonical: Canonical, model_source: str, encoder: Encoder, *,

@@ -19,13 +19,13 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from semindex.artifacts import copy_model, write_version
+from semindex.artifacts import copy_model, write_descriptors, write_version
 from semindex.bundle import load_bundle
 from semindex.calibration import Example, calibrate, calibrate_lexical
 from semindex.config import JobConfig
@@ -321,9 +321,9 @@ def run(cfg: JobConfig, *, ray_address: str | None = None,
             provisional = Thresholds(cal.default_threshold, {}, cal.lexical_threshold)
             metrics: dict[str, Any] = {}
             manifest = _manifest(cfg, inputs, parent, name)
-            write_version(staging, records=records, vectors=final_vecs, thresholds=provisional,
-                          hints=inputs.hints, metrics=metrics, manifest=manifest,
-                          index_exact_max=cfg.index_exact_max)
+            index = write_version(staging, records=records, vectors=final_vecs,
+                                  thresholds=provisional, hints=inputs.hints, metrics=metrics,
+                                  manifest=manifest, index_exact_max=cfg.index_exact_max)
 
         stage("calibrate")
         with timer.step("calibrate"):
@@ -339,10 +339,7 @@ def run(cfg: JobConfig, *, ray_address: str | None = None,
 
         stage("evaluate")
         with timer.step("evaluate"):
-            write_version(staging, records=records, vectors=final_vecs, thresholds=thresholds,
-                          hints=inputs.hints, metrics={}, manifest=manifest,
-                          index_exact_max=cfg.index_exact_max)
-            bundle = load_bundle(staging, encoder=encoder)
+            bundle = replace(bundle, thresholds=thresholds)  # the index is built once, above
             expected = [r.expected for r in split.eval_rows]
             new = score(predict(Matcher(bundle), split.eval_rows), expected)
             old = None
@@ -360,9 +357,8 @@ def run(cfg: JobConfig, *, ray_address: str | None = None,
             manifest["metrics"] = {k: new[k] for k in ("n", "accuracy", "precision", "recall",
                                                         "abstain_rate")}
             manifest["thresholds"] = {"global": thresholds.global_, "lexical": thresholds.lexical}
-            write_version(staging, records=records, vectors=final_vecs, thresholds=thresholds,
-                          hints=inputs.hints, metrics=metrics, manifest=manifest,
-                          index_exact_max=cfg.index_exact_max)
+            write_descriptors(staging, index, thresholds=thresholds, hints=inputs.hints,
+                              metrics=metrics, manifest=manifest)
             summary.metrics.update(metrics)
         stage("commit")
     # The version is now complete and visible; only promotion remains.
