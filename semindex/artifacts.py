@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from semindex import __version__
 from semindex.atomic import write_json
 from semindex.bundle import HINTS_FILE, MANIFEST_FILE, THRESHOLDS_FILE
 from semindex.calibration import Thresholds
-from semindex.data import Canonical, SynonymRecord
+from semindex.data import Canonical, SynonymRecord, unknown_records
 from semindex.encoder import HASH_MARKER, Encoder
 from semindex.hints import Hints
 from semindex.index import KeyIndex
@@ -57,13 +58,15 @@ def write_descriptors(directory: Path, index: KeyIndex, *, thresholds: Threshold
 
 def build_local_version(store: ModelStore | Any, canonical: Canonical, model_source: str, encoder: Encoder, *,
                         thresholds: Thresholds | None = None, hints: Hints | None = None,
-                        promote: bool = True, manifest: dict[str, Any] | None = None) -> str:
+                        promote: bool = True, manifest: dict[str, Any] | None = None,
+                        unknowns: Sequence[str] = ()) -> str:
     """Build a version in-process (no Ray): for tests, benchmarks and tiny vocabularies.
 
     The training job does the same through Ray Data and Ray Train; this path embeds with
-    the given ``encoder`` directly.
+    the given ``encoder`` directly. ``unknowns`` are indexed as known-unknown examples.
     """
     records = canonical.records()
+    records += unknown_records(unknowns, records)
     vectors = encoder.encode([r.synonym for r in records])
     with store.create() as (name, staging):
         copy_model(model_source, staging / "model")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from semindex.calibration import Thresholds
 from semindex.encoder import Encoder, load_encoder
@@ -20,6 +20,9 @@ from semindex.index import KeyIndex
 THRESHOLDS_FILE = "thresholds.json"
 HINTS_FILE = "hints.json"
 MANIFEST_FILE = "manifest.json"
+
+#: How a version's model is run: torch (sentence-transformers) or the int8 ONNX graph.
+EncoderKind = Literal["torch", "onnx-int8"]
 
 
 @dataclass(frozen=True)
@@ -57,11 +60,14 @@ def _read_json(path: Path) -> dict[str, Any]:
     return data
 
 
-def load_bundle(path: str | Path, device: str = "cpu", encoder: Encoder | None = None) -> Bundle:
+def load_bundle(path: str | Path, device: str = "cpu", encoder: Encoder | None = None,
+                encoder_kind: EncoderKind = "torch") -> Bundle:
     """Load and check a version directory; raises :class:`ModelLoadError` on any defect.
 
     ``encoder`` may be given to reuse an already loaded model (evaluation of the same
-    weights against another index).
+    weights against another index). ``encoder_kind="onnx-int8"`` runs the version's
+    exported int8 graph (``model/onnx-int8``, written when the job ran with
+    ``onnx_int8: true``) instead of torch.
     """
     p = Path(path)
     if not p.is_dir():
@@ -70,6 +76,13 @@ def load_bundle(path: str | Path, device: str = "cpu", encoder: Encoder | None =
     thresholds = Thresholds.from_json(_read_json(p / THRESHOLDS_FILE))
     if not (p / "model").is_dir():
         raise ModelLoadError(f"{p / 'model'}: model directory missing")
+    if encoder is None and encoder_kind == "onnx-int8":
+        from semindex.onnx_encoder import ONNX_DIR, OnnxEncoder
+
+        if not (p / "model" / ONNX_DIR).is_dir():
+            raise ModelLoadError(f"{p}: no ONNX int8 model (model/{ONNX_DIR}); build the version "
+                                 "with the training setting onnx_int8: true")
+        encoder = OnnxEncoder(p / "model" / ONNX_DIR)
     enc = encoder or load_encoder(str(p / "model"), device=device)
     index = KeyIndex.load(p, expected_dim=enc.dim)
     hints = Hints()

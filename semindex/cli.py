@@ -57,7 +57,7 @@ def _evaluate(args: argparse.Namespace) -> int:
                                text_mode=args.text_mode, seed=args.seed)
     else:
         result = evaluate_version(args.store, args.version, args.eval, canonical=args.canonical,
-                                  hints=args.hints)
+                                  hints=args.hints, encoder_kind=args.encoder)
     if args.json:
         print(json.dumps(result, indent=2, default=str))
     else:
@@ -84,6 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--eval", required=True, help="labelled JSONL rows (forms or titles format)")
     e.add_argument("--canonical", help="canonical JSON: score with the version's model over these keys")
     e.add_argument("--hints", help="hints JSON next to the canonical file")
+    e.add_argument("--encoder", choices=["torch", "onnx-int8"], default="torch",
+                   help="run the version's model with torch or its int8 ONNX graph")
     e.add_argument("--base-model", default="packaged:all-MiniLM-L6-v2")
     e.add_argument("--folds", type=int, default=2)
     e.add_argument("--epochs", type=int, default=3)

@@ -66,7 +66,7 @@ class TrainConfig(_Strict):
 
 class CalibrationConfig(_Strict):
     precision_floor: float = Field(0.9, gt=0, le=1)
-    min_key_examples: int = Field(8, ge=1)
+    min_key_examples: int = Field(30, ge=1)
     default_threshold: float = Field(0.55, ge=0, le=1)
     lexical_threshold: float = Field(0.92, ge=0, le=1)
 
@@ -96,6 +96,8 @@ class JobConfig(_Strict):
     text_mode: Literal["precedence", "rich"] = "rich"
     index_exact_max: int = Field(20_000, ge=1)
     ray_address: str | None = None
+    onnx_int8: bool = Field(False, description="also write the model as an int8 ONNX graph "
+                            "(model/onnx-int8) for serving with encoder: onnx-int8")
     data: DataConfig = Field(default_factory=DataConfig)
     embed: EmbedConfig = Field(default_factory=EmbedConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)

@@ -23,6 +23,9 @@ log = logging.getLogger(__name__)
 
 TRUE_WORDS = frozenset({"yes", "true", "1"})
 FALSE_WORDS = frozenset({"no", "false", "0"})
+#: The reserved answer "none of the keys". Feedback may confirm it (``query,unknown,yes``):
+#: such queries become known-unknown examples. No canonical key may be called this.
+UNKNOWN = "unknown"
 FEEDBACK_COLUMNS = ("timestamp", "query", "matched_key", "correct", "selector", "score",
                     "model_version")
 
@@ -63,6 +66,19 @@ class Canonical:
         return Canonical(merged, self.source)
 
 
+def unknown_records(texts: Iterable[str], existing: Sequence[SynonymRecord]) -> list[SynonymRecord]:
+    """Known-unknown examples as index records under :data:`UNKNOWN` (deduplicated; a text
+    that is already a synonym of a key stays that key's)."""
+    seen = {normalize(r.synonym) for r in existing}
+    out = []
+    for text in texts:
+        norm = normalize(text)
+        if norm and norm not in seen:
+            seen.add(norm)
+            out.append(SynonymRecord(UNKNOWN, text.strip()))
+    return out
+
+
 def parse_canonical(obj: Any, source: str = "<memory>") -> Canonical:
     """Validate a decoded canonical object; see :func:`load_canonical`."""
     if not isinstance(obj, dict):
@@ -76,6 +92,8 @@ def parse_canonical(obj: Any, source: str = "<memory>") -> Canonical:
         if not isinstance(key, str) or not key.strip():
             raise DataError(f"{source}: blank key {key!r}")
         norm = normalize(key)
+        if norm == UNKNOWN:
+            raise DataError(f"{source}: key {key!r} is reserved (it is the answer 'none of the keys')")
         if norm in seen:
             raise DataError(f"{source}: key {key!r} duplicates {seen[norm]!r} after normalisation")
         seen[norm] = key
@@ -149,10 +167,19 @@ class Feedback:
         return out
 
     def confirmed(self) -> list[tuple[str, str]]:
-        return [(r.query, r.matched_key) for r in self.resolved() if r.correct]
+        return [(r.query, r.matched_key) for r in self.resolved()
+                if r.correct and r.matched_key != UNKNOWN]
 
     def rejected(self) -> list[tuple[str, str]]:
-        return [(r.query, r.matched_key) for r in self.resolved() if not r.correct]
+        return [(r.query, r.matched_key) for r in self.resolved()
+                if not r.correct and r.matched_key != UNKNOWN]
+
+    def unknowns(self) -> list[str]:
+        """Queries confirmed as none of the keys (and confirmed as no key either)."""
+        resolved = self.resolved()
+        keyed = {normalize(r.query) for r in resolved if r.correct and r.matched_key != UNKNOWN}
+        return [r.query for r in resolved
+                if r.correct and r.matched_key == UNKNOWN and normalize(r.query) not in keyed]
 
 
 def parse_verdict(value: str) -> bool | None:
@@ -214,7 +241,9 @@ def load_feedback(path: str | Path | None, *, known_keys: Sequence[str] | None =
                     raise DataError(msg)
                 problems.append(msg)
                 continue
-            if known is not None and key not in known:
+            if normalize(key) == UNKNOWN:
+                key = UNKNOWN
+            elif known is not None and key not in known:
                 unknown[key] = unknown.get(key, 0) + 1
                 continue
             context = {k: (v or "") for k, v in rec.items()

@@ -4,7 +4,8 @@ A hints file (JSON, conventionally ``<canonical>.hints.json``) maps HTML evidenc
 
     {
       "autocomplete": {"given-name": "first_name", "email": "email", ...},
-      "types": {"email": ["email"], "tel": ["phone"], "password": ["password"], ...},
+      "types": {"email": ["email"], "password": ["password"], "checkbox": [], ...},
+      "type_means": {"password": "password"},
       "repeatable": ["password", "address_line2"],
       "context_rules": [{"form_kind": "login", "field_type": "email", "key": "username"}],
       "form_kinds": {"login": ["log in", "sign in"], "signup": ["register", "sign up"]}
@@ -31,11 +32,13 @@ class Hints:
     repeatable: frozenset[str] = frozenset()
     context_rules: tuple[dict[str, str], ...] = ()
     form_kinds: dict[str, list[str]] = field(default_factory=dict)
+    #: Types that decide the key whatever the field's text (``password`` -> password).
+    type_means: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {"autocomplete": self.autocomplete, "types": self.types,
-                "repeatable": sorted(self.repeatable), "context_rules": list(self.context_rules),
-                "form_kinds": self.form_kinds}
+                "type_means": self.type_means, "repeatable": sorted(self.repeatable),
+                "context_rules": list(self.context_rules), "form_kinds": self.form_kinds}
 
     def autocomplete_key(self, value: str | None) -> str | None:
         """The key named by an ``autocomplete`` attribute (qualifier tokens skipped)."""
@@ -49,7 +52,8 @@ class Hints:
         return None
 
     def keys_for_type(self, html_type: str | None) -> list[str] | None:
-        """Keys compatible with an HTML input type, or None when the type says nothing."""
+        """The only keys a field of this HTML type can be (``[]``: none, e.g. a checkbox),
+        or None when the type is not declared and says nothing."""
         if not html_type:
             return None
         return self.types.get(html_type.lower())
@@ -82,8 +86,9 @@ def parse_hints(obj: Any, source: str, keys: list[str] | None = None) -> Hints:
 
     ac = obj.get("autocomplete", {})
     types = obj.get("types", {})
-    if not isinstance(ac, dict) or not isinstance(types, dict):
-        raise DataError(f"{source}: 'autocomplete' and 'types' must be objects")
+    means = obj.get("type_means", {})
+    if not isinstance(ac, dict) or not isinstance(types, dict) or not isinstance(means, dict):
+        raise DataError(f"{source}: 'autocomplete', 'types' and 'type_means' must be objects")
     autocomplete = {str(t).lower(): check_key(k, f"autocomplete.{t}") for t, k in ac.items()}
     type_map: dict[str, list[str]] = {}
     for t, ks in types.items():
@@ -101,7 +106,8 @@ def parse_hints(obj: Any, source: str, keys: list[str] | None = None) -> Hints:
     if not isinstance(kinds, dict):
         raise DataError(f"{source}: 'form_kinds' must be an object")
     return Hints(autocomplete, type_map, repeatable, tuple(rules),
-                 {str(k): [str(c).lower() for c in v] for k, v in kinds.items()})
+                 {str(k): [str(c).lower() for c in v] for k, v in kinds.items()},
+                 {str(t).lower(): check_key(k, f"type_means.{t}") for t, k in means.items()})
 
 
 def load_hints(path: str | Path | None, keys: list[str] | None = None) -> Hints:

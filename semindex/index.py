@@ -15,7 +15,7 @@ import faiss
 import numpy as np
 
 from semindex.atomic import write_bytes
-from semindex.data import SynonymRecord
+from semindex.data import UNKNOWN, SynonymRecord
 from semindex.errors import ModelLoadError
 
 INDEX_FILE = "index.faiss"
@@ -64,7 +64,8 @@ class KeyIndex:
         self.index = index
         self.records = records
         self.kind = kind
-        self.keys = sorted({r.key for r in records})
+        #: The canonical keys (known-unknown examples are indexed under UNKNOWN, not a key).
+        self.keys = sorted({r.key for r in records} - {UNKNOWN})
 
     @property
     def dim(self) -> int:

@@ -1,10 +1,13 @@
 """The classify logic: from form fields (or bare texts) to keys, with reasons.
 
 Per field, in order of strength: the ``autocomplete`` attribute (declared evidence),
-a lexical match of the field's main text against the synonym table, then the semantic
-match (FAISS, max over synonyms) against a threshold that is calibrated per key and
-adjusted by what the field says about itself (type, required, generic wording). Finally
-the accepted fields of one form are assigned jointly, so two fields cannot both claim a
+the field's ``type`` (a declared type admits only its keys: a checkbox holds no name; a
+few types decide the key outright: a password input is a password), a
+lexical match of the field's main text against the synonym table, then the semantic
+match (FAISS, max over synonyms and confirmed examples) against a threshold that is
+calibrated per key and adjusted by what the field says about itself (required, generic
+wording). A field whose nearest example is a confirmed unknown abstains. Finally the
+accepted fields of one form are assigned jointly, so two fields cannot both claim a
 non-repeatable key.
 """
 
@@ -18,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from semindex.bundle import Bundle
+from semindex.data import UNKNOWN
 from semindex.index import KeyHit
 from semindex.text import field_text, is_generic, normalize
 
@@ -25,7 +29,6 @@ from semindex.text import field_text, is_generic, normalize
 # near-ties, they do not overrule a clear semantic score.
 REQUIRED_BONUS = -0.02
 TYPE_AGREES = -0.10
-TYPE_DISAGREES = 0.10
 GENERIC_PENALTY = 0.10
 
 
@@ -38,7 +41,9 @@ class Decision:
     threshold: float
     margin: float
     synonym: str | None
-    reason: str  # autocomplete | lexical | semantic | form_rule | below_threshold | no_text | assignment
+    # autocomplete | lexical | semantic | form_rule | below_threshold | no_text | assignment
+    # | known_unknown | type
+    reason: str
     accepted: bool
     runner_up: dict[str, Any] | None = None
     evidence: list[str] = field(default_factory=list)
@@ -107,13 +112,9 @@ class Matcher:
             t += REQUIRED_BONUS
             why.append("required")
         allowed = self.bundle.hints.keys_for_type(str(fld.get("type") or ""))
-        if allowed is not None:
-            if key in allowed:
-                t += TYPE_AGREES
-                why.append(f"type={fld.get('type')} agrees")
-            else:
-                t += TYPE_DISAGREES
-                why.append(f"type={fld.get('type')} disagrees")
+        if allowed is not None and key in allowed:
+            t += TYPE_AGREES
+            why.append(f"type={fld.get('type')} agrees")
         if is_generic(main_text(fld) or text):
             t += GENERIC_PENALTY
             why.append("generic wording")
@@ -159,10 +160,16 @@ class Matcher:
             assign_jointly(decisions, hints.repeatable)
         return decisions
 
-    def _decide(self, fld: Mapping[str, Any], text: str, hits: list[KeyHit],
+    def _decide(self, fld: Mapping[str, Any], text: str, all_hits: list[KeyHit],
                 form_kind: str | None) -> Decision:
         selector = fld.get("selector")
         sel = str(selector) if selector is not None else None
+        ftype = str(fld.get("type") or "")
+        allowed = self.bundle.hints.keys_for_type(ftype)
+        # A declared type admits only its keys; known-unknown examples always compete.
+        hits = [h for h in all_hits if allowed is None or h.key in allowed or h.key == UNKNOWN]
+        nearest_unknown = hits[0] if hits and hits[0].key == UNKNOWN else None
+        hits = [h for h in hits if h.key != UNKNOWN]
         runner = {"key": hits[1].key, "score": hits[1].score} if len(hits) > 1 else None
         margin = hits[0].score - hits[1].score if len(hits) > 1 else (hits[0].score if hits else 0.0)
         keys = set(self.bundle.index.keys)
@@ -175,16 +182,30 @@ class Matcher:
         if ac_key in keys:
             return Decision(sel, text, ac_key, 1.0, 0.0, margin, None, "autocomplete", True, runner,
                             [f"autocomplete={fld.get('autocomplete')}"], hits)
+        type_key = self.bundle.hints.type_means.get(ftype.lower())
+        if type_key in keys:
+            return Decision(sel, text, type_key, 1.0, 0.0, margin, None, "type", True, runner,
+                            [f"type={ftype} means {type_key}"], hits)
         if not text:
             return Decision(sel, text, None, 0.0, 0.0, 0.0, None, "no_text", False, None, [], hits)
 
+        if allowed is not None and not allowed:
+            return Decision(sel, text, None, 0.0, 0.0, 0.0, None, "type", False, None,
+                            [f"type={ftype} holds none of the keys"], hits)
         lex_key, ratio, lex_syn = self.lexicon.best(main_text(fld) or text)
-        if lex_key is not None and ratio >= self.bundle.thresholds.lexical:
-            allowed = self.bundle.hints.keys_for_type(str(fld.get("type") or ""))
-            if allowed is None or lex_key in allowed:
-                return Decision(sel, text, lex_key, ratio, self.bundle.thresholds.lexical, margin,
-                                lex_syn, "lexical", True, runner, [f"lexical ratio {ratio:.2f}"],
-                                hits)
+        if (lex_key is not None and ratio >= self.bundle.thresholds.lexical
+                and (allowed is None or lex_key in allowed or lex_key == UNKNOWN)):
+            if lex_key == UNKNOWN:
+                return Decision(sel, text, None, ratio, self.bundle.thresholds.lexical, margin,
+                                lex_syn, "known_unknown", False, runner,
+                                [f"lexical ratio {ratio:.2f} to a confirmed unknown"], hits)
+            return Decision(sel, text, lex_key, ratio, self.bundle.thresholds.lexical, margin,
+                            lex_syn, "lexical", True, runner, [f"lexical ratio {ratio:.2f}"], hits)
+        if nearest_unknown is not None:
+            return Decision(sel, text, None, nearest_unknown.score, 0.0, margin,
+                            nearest_unknown.synonym, "known_unknown", False, runner,
+                            [f"nearest example is a confirmed unknown ({nearest_unknown.score:.2f})"],
+                            hits)
         if not hits:
             return Decision(sel, text, None, 0.0, 0.0, 0.0, None, "below_threshold", False)
         # The best key after the field's own evidence moves each key's threshold.

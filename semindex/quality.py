@@ -2,8 +2,9 @@
 
 The loop protocol (``semindex evaluate loop``) is what shows whether training learns:
 rows are split by group (site for forms, query for titles) into disjoint folds A and B;
-the zero-shot model's decisions on A become the feedback CSV a reviewer would produce
-(``yes`` when right, ``no`` when wrong, and the right pair as ``yes`` when known); the
+the zero-shot model's decisions on A, abstentions ("unknown") included, become the
+feedback CSV a reviewer would produce (``yes`` when right, ``no`` when wrong, and the
+right answer as ``yes``: a key, or ``unknown`` for a field that is none of them); the
 full training job runs on it; B is scored before and after. B is never seen by training
 or calibration.
 """
@@ -17,10 +18,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from semindex.bundle import Bundle, load_bundle
+from semindex.bundle import Bundle, EncoderKind, load_bundle
 from semindex.calibration import Example, calibrate
 from semindex.config import JobConfig, load_job_config
-from semindex.data import Canonical, LabelledRow, load_canonical, load_eval_rows
+from semindex.data import UNKNOWN, Canonical, LabelledRow, load_canonical, load_eval_rows
 from semindex.evaluation import score
 from semindex.hints import Hints, load_hints
 from semindex.index import KeyIndex
@@ -68,9 +69,9 @@ def rebind(bundle: Bundle, canonical: Canonical, hints: Hints | None = None, *,
 
 
 def evaluate_version(store_root: str, version: str, eval_path: str, *, canonical: str | None = None,
-                     hints: str | None = None) -> dict[str, Any]:
+                     hints: str | None = None, encoder_kind: EncoderKind = "torch") -> dict[str, Any]:
     store = open_store(store_root)
-    bundle = load_bundle(store.resolve(version))
+    bundle = load_bundle(store.resolve(version), encoder_kind=encoder_kind)
     if canonical:
         canon = load_canonical(canonical)
         bundle = rebind(bundle, canon, load_hints(hints, canon.keys) if hints else None)
@@ -90,11 +91,11 @@ def reviewer_feedback(matcher: Matcher, rows: list[LabelledRow], path: Path) -> 
         for text, pred, row in zip(texts, preds, rows, strict=True):
             if not text:
                 continue
-            if pred is not None:
-                w.writerow([text, pred, "yes" if pred == row.expected else "no"])
-                n += 1
-            if row.expected is not None and pred != row.expected:
-                w.writerow([text, row.expected, "yes"])
+            # The decision, "unknown" included, is confirmed or rejected ...
+            w.writerow([text, pred or UNKNOWN, "yes" if pred == row.expected else "no"])
+            n += 1
+            if pred != row.expected:  # ... and a wrong one corrected.
+                w.writerow([text, row.expected or UNKNOWN, "yes"])
                 n += 1
     return n
 
@@ -110,8 +111,13 @@ def seed_baseline(bundle: Bundle, canonical: Canonical, feedback_csv: Path,
     matcher = Matcher(base, assign=False)
     rows = load_feedback(feedback_csv).resolved()
     hits = matcher.candidates([r.query for r in rows])
-    examples = [Example(h[0].key, h[0].score, r.matched_key if r.correct else None,
-                        None if r.correct else r.matched_key) for h, r in zip(hits, rows, strict=True) if h]
+    examples = []
+    for h, r in zip(hits, rows, strict=True):
+        if not h or (r.matched_key == UNKNOWN and not r.correct):
+            continue
+        known = r.matched_key != UNKNOWN
+        examples.append(Example(h[0].key, h[0].score, r.matched_key if r.correct and known else None,
+                                None if r.correct else r.matched_key))
     base = replace(base, thresholds=replace(base.thresholds, global_=calibrate(examples).global_,
                                             per_key={}))
     return score(predict(Matcher(base, assign=False), fold_b), [r.expected for r in fold_b])

@@ -75,3 +75,17 @@ def test_build_triplets() -> None:
     assert search and search[0].positive == "Search"  # unknown right key: itself as positive
     vor_rej = [x for x in t if x.anchor == "Vorname" and x.positive in ("First name", "Given name")]
     assert vor_rej  # a rejected query with a confirmed key uses that key's synonym
+
+
+def test_known_unknowns_are_pushed_from_their_nearest_key() -> None:
+    syn_texts = ["First name", "Last name", "Coupon code"]
+    syn_keys = ["first", "last", "unknown"]
+    vecs = np.array([[1, 0, 0], [0, 1, 0], [0.2, 0.9, 0.1]], dtype=np.float32)
+    anchors = [("Vorname", "first"), ("Nachname", "last")]
+    anchor_vecs = np.array([[0.9, 0.1, 0], [0.1, 0.9, 0.1]], dtype=np.float32)
+    t = build_triplets(syn_texts, syn_keys, vecs, anchors, anchor_vecs, [],
+                       np.zeros((0, 3), dtype=np.float32), {}, n_negatives=1)
+    assert ("Coupon code", "Coupon code", "Last name") in {(x.anchor, x.positive, x.negative) for x in t}
+    # An unknown example is a negative for the key it sits next to, never a positive.
+    assert any(x.anchor == "Nachname" and x.negative == "Coupon code" for x in t)
+    assert all(x.positive != "Coupon code" for x in t if x.anchor != "Coupon code")

@@ -17,6 +17,7 @@ from semindex.errors import DataError
     ({"email": ["Email", 3]}, "key 'email': synonym #1 is int"),
     ({"email": ["  "]}, "key 'email': synonym #0 is blank"),
     ({"first_name": ["a"], "First Name": ["b"]}, "duplicates 'first_name' after normalisation"),
+    ({"email": ["Email"], "Unknown": ["n/a"]}, "key 'Unknown' is reserved"),
 ])
 def test_canonical_validation(obj: object, message: str) -> None:
     with pytest.raises(DataError, match=message) as info:
@@ -128,3 +129,21 @@ def test_eval_rows_formats(tmp_path: Path) -> None:
     p.write_text('{"label": "x"}\n')
     with pytest.raises(DataError, match="line 1: expected an object with an 'expected'"):
         load_eval_rows(p)
+
+
+def test_feedback_unknown_answers(tmp_path: Path) -> None:
+    p = tmp_path / "fb.csv"
+    p.write_text("query,matched_key,correct\n"
+                 "Coupon code,email,no\n"
+                 "Coupon code,unknown,yes\n"        # confirmed: none of the keys
+                 "Newsletter,UNKNOWN,yes\n"          # the reserved word in any case
+                 "E-mail,unknown,no\n"               # a wrong abstention, corrected below
+                 "E-mail,email,yes\n"
+                 "Mail me,unknown,yes\n"
+                 "Mail me,email,yes\n", encoding="utf-8")  # a key wins over unknown
+    fb = load_feedback(p, known_keys=["email"], strict=True)
+    assert fb.unknown_keys == {} and len(fb.rows) == 7
+    assert fb.unknowns() == ["Coupon code", "Newsletter"]
+    assert ("Coupon code", "email") in fb.rejected()
+    assert all(k != "unknown" for _, k in fb.confirmed() + fb.rejected())
+    assert sorted(fb.confirmed()) == [("E-mail", "email"), ("Mail me", "email")]

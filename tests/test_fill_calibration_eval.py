@@ -69,6 +69,16 @@ def test_calibrate_per_key_and_empty() -> None:
     t = calibrate(ex, precision_floor=0.9, min_key_examples=8)
     assert "a" in t.per_key and 0.55 <= t.per_key["a"] <= 0.6
     assert calibrate([], default=0.42).global_ == 0.42
+    assert calibrate(ex, precision_floor=0.9).per_key == {}  # 20 < the default 30 examples
+
+
+def test_per_key_threshold_must_meet_the_floor() -> None:
+    # Key "b" never reaches the floor on its own examples: it keeps the global threshold.
+    ex = [Example("a", 0.6 + i / 100, "a") for i in range(30)]
+    ex += [Example("b", 0.9, "b")] + [Example("b", 0.95, None) for _ in range(29)]
+    t = calibrate(ex, precision_floor=0.9)
+    assert "a" in t.per_key and "b" not in t.per_key
+    assert t.figures["per_key"]["b"]["precision"] < 0.9 and t.for_key("b") == t.global_
 
 
 def test_calibrate_lexical() -> None:

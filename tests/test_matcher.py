@@ -19,7 +19,8 @@ from semindex.store import ModelStore
 def matcher(tmp_path: Path, tiny, sample_hints: Hints) -> Matcher:  # type: ignore[no-untyped-def]
     hints = parse_hints({**sample_hints.to_json(), "autocomplete": {
         k: v for k, v in sample_hints.autocomplete.items() if v in tiny.synonyms}, "types": {
-        "email": ["email", "username"], "password": ["password"], "date": ["date_of_birth"]},
+        "email": ["email", "username"], "password": ["password"], "date": ["date_of_birth"],
+        "checkbox": []}, "type_means": {"password": "password"},
         "repeatable": ["password"]}, "hints", None)
     store = ModelStore(tmp_path / "ms")
     build_local_version(store, tiny, "hash:64", HashEncoder(64),
@@ -36,6 +37,10 @@ def matcher(tmp_path: Path, tiny, sample_hints: Hints) -> Matcher:  # type: igno
     ({"type": "text"}, None, "no_text"),
     ({"label": "Whatever", "autocomplete": "shipping given-name"}, "first_name", "autocomplete"),
     ({"label": "x", "autocomplete": "section-a billing bday"}, "date_of_birth", "autocomplete"),
+    ({"label": "Surname", "type": "checkbox"}, None, "type"),  # a checkbox holds no key
+    ({"label": "Surname", "type": "CheckBox"}, None, "type"),
+    ({"label": "Hasło", "type": "password"}, "password", "type"),  # the type decides
+    ({"type": "password"}, "password", "type"),
 ])
 def test_reasons(matcher: Matcher, field: dict[str, Any], key: str | None, reason: str) -> None:
     d = matcher.classify([field])[0]
@@ -55,7 +60,7 @@ def test_decision_carries_explanation(matcher: Matcher) -> None:
     ({"label": "Birth date"}, 0.0),
     ({"label": "Birth date", "required": True}, -0.02),
     ({"label": "Birth date", "type": "date"}, -0.10),       # the type agrees with the key
-    ({"label": "Birth date", "type": "password"}, +0.10),   # the type disagrees
+    ({"label": "Birth date", "type": "number"}, 0.0),       # an undeclared type says nothing
 ])
 def test_dynamic_threshold(matcher: Matcher, field: dict[str, Any], delta: float) -> None:
     t, _ = matcher.threshold_for("date_of_birth", field, "Birth date")
@@ -107,3 +112,49 @@ def test_classify_many_matches_classify(matcher: Matcher) -> None:
     many = matcher.classify_many([(a, None), (b, None)])
     assert [d.key for d in many[0]] == [d.key for d in matcher.classify(a)]
     assert [d.key for d in many[1]] == [d.key for d in matcher.classify(b)]
+
+
+@pytest.mark.parametrize(("field", "admitted"), [
+    ({"label": "Birth date", "type": "email"}, {"email", "username"}),
+    ({"label": "Surname", "type": "email"}, {"email", "username"}),
+    ({"label": "Surname", "type": "date"}, {"date_of_birth"}),
+])
+def test_declared_type_admits_only_its_keys(matcher: Matcher, field: dict[str, Any],
+                                            admitted: set[str]) -> None:
+    d = matcher.classify([field])[0]
+    assert {h.key for h in d.candidates} <= admitted
+    assert d.key is None or d.key in admitted
+    assert matcher.classify([{"label": field["label"]}])[0].key not in admitted
+
+
+def test_known_unknown_examples_make_the_field_abstain(tmp_path: Path, tiny) -> None:  # type: ignore[no-untyped-def]
+    store = ModelStore(tmp_path / "ms")
+    build_local_version(store, tiny, "hash:64", HashEncoder(64), thresholds=Thresholds(0.3),
+                        unknowns=["zip code of your favourite shop", "Surname"])
+    m = Matcher(load_bundle(store.resolve("latest")))
+    assert "unknown" not in m.bundle.index.keys  # an answer, not a key
+    shop = m.classify([{"label": "zip code of your favourite shop!"}])[0]
+    assert (shop.accepted, shop.reason) == (False, "known_unknown")
+    assert shop.synonym == "zip code of your favourite shop"
+    assert all(h.key != "unknown" for h in shop.candidates)
+    # A synonym of a key stays that key's, never an unknown example.
+    assert m.classify([{"label": "Surname"}])[0].key == "last_name"
+    plain = Matcher(load_bundle(store.resolve(build_local_version(store, tiny, "hash:64",
+                                                                     HashEncoder(64),
+                                                                     thresholds=Thresholds(0.3)))))
+    assert plain.classify([{"label": "zip code of your favourite shop!"}])[0].key == "postal_code"
+
+
+@pytest.mark.parametrize(("obj", "message"), [
+    ({"types": {"email": ["nope"]}}, "types.email: 'nope' is not a canonical key"),
+    ({"type_means": {"password": "pwd"}}, "type_means.password: 'pwd' is not a canonical key"),
+    ({"type_means": ["password"]}, "must be objects"),
+    ({"types": {"email": "email"}}, "types.email must be a list of keys"),
+    ({"context_rules": [{"key": "email"}]}, r"context_rules\[0\] needs 'form_kind' and 'key'"),
+])
+def test_hints_validation_names_file_and_entry(obj: dict[str, Any], message: str) -> None:
+    from semindex.errors import DataError
+
+    with pytest.raises(DataError, match=message) as info:
+        parse_hints(obj, "c.hints.json", ["email", "password"])
+    assert str(info.value).startswith("c.hints.json")

@@ -60,6 +60,7 @@ def test_build_index_then_feedback(store_dir: Path, ray_session: None,
     assert manifest["inputs"]["feedback"]["rows"] > 0 and manifest["parent_version"] is None
     meta = json.loads((vdir / "meta.json").read_text())
     assert len(meta["ids"]) == first.counts["synonyms"]  # canonical only: one per synonym
+    assert all(r["key"] != "unknown" for r in meta["ids"])
     # Embedding ran on 2 actors and embedded every text exactly once.
     stats = first.embed_stats["base"]
     assert len(stats["actors"]) == 2 and sum(stats["actors"].values()) == stats["computed"]
@@ -67,6 +68,17 @@ def test_build_index_then_feedback(store_dir: Path, ray_session: None,
     second = run(_cfg(store_dir, "build-index-feedback", **{"gate.min_accuracy": "0"}))
     meta2 = json.loads((store.resolve(second.version or "") / "meta.json").read_text())
     assert len(meta2["ids"]) > len(meta["ids"])  # enriched with confirmed feedback
+    # Training-part unknowns (the unknowns file and `unknown,yes` feedback) are indexed as
+    # known-unknown examples, and a field that reads like one of them abstains.
+    unknown_texts = [r["synonym"] for r in meta2["ids"] if r["key"] == "unknown"]
+    split = split_inputs(load_inputs(_cfg(store_dir, "build-index-feedback")),
+                         _cfg(store_dir, "build-index-feedback"))
+    assert sorted(unknown_texts) == sorted(split.train_unknown) and unknown_texts
+    assert any(t in ("Gift card number", "Order notes", "Message", "Keep me signed in",
+                     "Gutscheincode", "Preferred delivery time") for t in unknown_texts)
+    matcher = Matcher(load_bundle(store.resolve(second.version or "")))
+    for d in matcher.classify([{"label": t + "!"} for t in unknown_texts]):
+        assert not d.accepted and d.reason == "known_unknown", d
     assert second.embed_stats["base"]["cached"] >= first.counts["synonyms"]  # cache hit
     assert json.loads((store.resolve(second.version or "") / "manifest.json").read_text())[
         "parent_version"] == first.version

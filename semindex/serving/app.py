@@ -24,6 +24,7 @@ from fastapi.responses import JSONResponse
 from ray import serve
 
 from semindex import __version__
+from semindex.data import UNKNOWN
 from semindex.errors import (
     ConfigError,
     DataError,
@@ -159,11 +160,11 @@ class SemindexService:
                             "train_job.py, then POST /ml/reload")
         else:
             try:
-                self._swap(load_served(self.store, target))
+                self._swap(load_served(self.store, target, self.args.encoder))
                 if committed is None:
                     chosen = ray.get(self.registry.propose_initial.remote(target))
                     if chosen != target:
-                        self._swap(load_served(self.store, chosen))
+                        self._swap(load_served(self.store, chosen, self.args.encoder))
             except SemindexError as exc:
                 self.m_failures.inc()
                 self._reason = f"cannot load version {target}: {exc}"
@@ -186,7 +187,7 @@ class SemindexService:
     def _load_in_background(self, version: str, attempt: str | None) -> None:
         def work() -> None:
             try:
-                served = load_served(self.store, version)
+                served = load_served(self.store, version, self.args.encoder)
                 self._pending = (attempt, version, served)
                 self._prepared = {"attempt": attempt, "version": version, "ok": True}
             except Exception as exc:  # any load failure refuses the version
@@ -335,8 +336,10 @@ class SemindexService:
         self._check_text("query", body.query)
         self._check_text("selector", body.selector)
         served = self._served
-        if served is not None and body.matched_key not in served.bundle.index.keys:
-            raise HTTPError(422, f"matched_key: unknown key {body.matched_key!r}")
+        if (served is not None and body.matched_key not in served.bundle.index.keys
+                and body.matched_key != UNKNOWN):
+            raise HTTPError(422, f"matched_key: unknown key {body.matched_key!r} "
+                                 f"(a canonical key, or {UNKNOWN!r} for none of them)")
         row = {"timestamp": now(), "query": body.query, "matched_key": body.matched_key,
                "correct": "yes" if body.correct else "no", "selector": body.selector,
                "score": body.score, "model_version": served.version if served else None}

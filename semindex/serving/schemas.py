@@ -95,7 +95,8 @@ class FeedbackIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     query: str = Field(..., min_length=1)
-    matched_key: str = Field(..., min_length=1)
+    matched_key: str = Field(..., min_length=1,
+                             description="a canonical key, or 'unknown' for none of the keys")
     correct: bool | str
     selector: str | None = None
     score: float | None = None

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from semindex.bundle import EncoderKind
 from semindex.errors import ConfigError
 
 
@@ -39,6 +40,8 @@ class ServeArgs(BaseModel):
     project_dir: str = "."
     replica_resources: dict[str, float] = Field(default_factory=dict,
                                                 description="custom resources to pin replicas")
+    encoder: EncoderKind = Field("torch", description="torch, or onnx-int8: the version's int8 "
+                                 "ONNX graph (CPU fast path; the job writes it with onnx_int8)")
 
 
 class Settings(BaseModel):

@@ -8,7 +8,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from semindex.bundle import Bundle, load_bundle
+from semindex.bundle import Bundle, EncoderKind, load_bundle
 from semindex.errors import ModelLoadError
 from semindex.matcher import Matcher
 from semindex.remote_store import AnyStore
@@ -27,10 +27,10 @@ class Served:
         return self.bundle.name
 
 
-def load_served(store: AnyStore, version: str) -> Served:
+def load_served(store: AnyStore, version: str, encoder_kind: EncoderKind = "torch") -> Served:
     """Load and self-test a version; any defect raises (nothing is half-swapped)."""
     path: Path = store.resolve(version)
-    bundle = load_bundle(path)
+    bundle = load_bundle(path, encoder_kind=encoder_kind)
     probe = bundle.encoder.encode([PROBE_TEXT])
     if probe.shape != (1, bundle.index.dim):
         raise ModelLoadError(f"{version}: probe embedding shape {probe.shape} does not match "

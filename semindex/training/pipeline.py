@@ -30,6 +30,7 @@ from semindex.bundle import load_bundle
 from semindex.calibration import Example, calibrate, calibrate_lexical
 from semindex.config import JobConfig
 from semindex.data import (
+    UNKNOWN,
     Canonical,
     Feedback,
     LabelledRow,
@@ -39,6 +40,7 @@ from semindex.data import (
     load_eval_rows,
     load_feedback,
     load_unknowns,
+    unknown_records,
 )
 from semindex.encoder import (
     Encoder,
@@ -78,7 +80,7 @@ def load_inputs(cfg: JobConfig) -> Inputs:
     hints = load_hints(cfg.data.hints, canonical.keys)
     feedback = load_feedback(cfg.data.feedback, known_keys=canonical.keys,
                              strict=cfg.data.strict_feedback)
-    unknowns = load_unknowns(cfg.data.unknowns)
+    unknowns = load_unknowns(cfg.data.unknowns) + feedback.unknowns()
     eval_rows = load_eval_rows(cfg.data.eval_file) if cfg.data.eval_file else []
     model_path = cfg.base_model if cfg.base_model.startswith("hash:") else resolve_model_path(cfg.base_model)
     return Inputs(canonical, hints, feedback, unknowns, eval_rows, model_path)
@@ -90,13 +92,14 @@ class Split:
 
     train_confirmed: list[tuple[str, str]]
     train_rejected: list[tuple[str, str]]
+    train_unknown: list[str]
     calib: list[Example | tuple[str, str | None, str | None]]
     eval_rows: list[LabelledRow]
 
 
 def split_inputs(inputs: Inputs, cfg: JobConfig) -> Split:
     fractions = (cfg.split.calibration_fraction, cfg.split.eval_fraction)
-    rows = inputs.feedback.resolved()
+    rows = [r for r in inputs.feedback.resolved() if r.matched_key != UNKNOWN]
     calib_fb, eval_fb, train_fb = split_by_group(rows, lambda r: normalize(r.query), fractions,
                                                  cfg.train.seed)
     calib_unk, eval_unk, train_unk = split_by_group(inputs.unknowns, normalize, fractions,
@@ -104,7 +107,8 @@ def split_inputs(inputs: Inputs, cfg: JobConfig) -> Split:
     confirmed_eval = {normalize(r.query) for r in eval_fb if r.correct}
     calib: list[Any] = [(r.query, r.matched_key, None) if r.correct else (r.query, None, r.matched_key)
                         for r in calib_fb]
-    calib += [(u, None, None) for u in calib_unk + train_unk]
+    # Unknowns the version indexes (as known-unknown examples) would find themselves.
+    calib += [(u, None, None) for u in calib_unk + ([] if indexes_feedback(cfg) else train_unk)]
     calib += [(r.query, None, r.matched_key) for r in eval_fb
               if not r.correct and normalize(r.query) not in confirmed_eval]
     eval_rows = [LabelledRow({"label": r.query}, r.matched_key, normalize(r.query))
@@ -112,7 +116,13 @@ def split_inputs(inputs: Inputs, cfg: JobConfig) -> Split:
     eval_rows += [LabelledRow({"label": u}, None, normalize(u)) for u in eval_unk]
     eval_rows += inputs.eval_rows
     return Split([(r.query, r.matched_key) for r in train_fb if r.correct],
-                 [(r.query, r.matched_key) for r in train_fb if not r.correct], calib, eval_rows)
+                 [(r.query, r.matched_key) for r in train_fb if not r.correct], train_unk, calib,
+                 eval_rows)
+
+
+def indexes_feedback(cfg: JobConfig) -> bool:
+    """Whether the mode puts feedback (confirmed queries, known unknowns) in the index."""
+    return cfg.mode in ("build-index-feedback", "full-train")
 
 
 @dataclass
@@ -163,20 +173,24 @@ def calibration_examples(matcher: Matcher, calib: list[Any], records: list[Synon
                          vectors: np.ndarray) -> tuple[list[Example], list[tuple[float, bool]]]:
     texts = [c[0] for c in calib]
     hits = matcher.candidates(texts)
+    # A text whose nearest example is a known unknown is abstained on whatever the
+    # thresholds are: it calibrates nothing.
     examples = [Example(h[0].key, h[0].score, exp, not_key)
-                for h, (_, exp, not_key) in zip(hits, calib, strict=True) if h]
+                for h, (_, exp, not_key) in zip(hits, calib, strict=True)
+                if h and h[0].key != UNKNOWN]
     lex_pairs = []
     for text, exp, not_key in calib:
         key, ratio, _ = matcher.lexicon.best(text)
-        if key is not None and (exp is not None or not_key is None or key == not_key):
+        if key not in (None, UNKNOWN) and (exp is not None or not_key is None or key == not_key):
             lex_pairs.append((ratio, key == exp))
     if sum(e.expected is not None for e in examples) < 10 and len(records) > 1:
         # Too little labelled feedback: leave-one-out over the synonyms gives positives.
         keys = np.asarray([r.key for r in records])
         sims = vectors @ vectors.T
         np.fill_diagonal(sims, -np.inf)
+        sims[:, keys == UNKNOWN] = -np.inf
         for i, rec in enumerate(records):
-            if (keys == rec.key).sum() < 2:
+            if rec.key == UNKNOWN or (keys == rec.key).sum() < 2:
                 continue
             j = int(np.argmax(sims[i]))
             examples.append(Example(str(keys[j]), float(sims[i, j]), rec.key))
@@ -260,15 +274,18 @@ def run(cfg: JobConfig, *, ray_address: str | None = None,
                                cache_dir=cache)
 
         canonical = inputs.canonical
-        if cfg.mode in ("build-index-feedback", "full-train"):
+        if indexes_feedback(cfg):
             canonical = canonical.with_extra((k, q) for q, k in split.train_confirmed)
         records = canonical.records()
+        if indexes_feedback(cfg):
+            records += unknown_records(split.train_unknown, records)
         syn_texts = [r.synonym for r in records]
         syn_keys = [r.key for r in records]
 
         stage("embed")
         with timer.step("embed (base model)"):
-            anchor_pairs = [(r.synonym, r.key) for r in records] if cfg.train.synonym_anchors else []
+            anchor_pairs = ([(r.synonym, r.key) for r in records if r.key != UNKNOWN]
+                            if cfg.train.synonym_anchors else [])
             anchor_pairs += [(q, k) for q, k in split.train_confirmed
                              if normalize(q) not in {normalize(t) for t, _ in anchor_pairs}]
             all_texts = syn_texts + [q for q, _ in anchor_pairs] + [q for q, _ in split.train_rejected]
@@ -310,10 +327,16 @@ def run(cfg: JobConfig, *, ray_address: str | None = None,
         model_path = str(model_dir) if not inputs.model_path.startswith("hash:") else inputs.model_path
 
         stage("index")
-        with timer.step("embed + index (final model)"):
+        with timer.step("embed (final model)"):
             final_vecs, stats = embed(syn_texts, model_path)
             summary.embed_stats["final"] = stats.__dict__
             write_embeddings(staging / "embeddings.parquet", syn_keys, syn_texts, final_vecs)
+        if cfg.onnx_int8 and not model_path.startswith("hash:"):
+            with timer.step("export ONNX int8"):
+                from semindex.onnx_encoder import ONNX_DIR, export_int8
+
+                export_int8(model_dir, model_dir / ONNX_DIR)
+        with timer.step("index"):
             encoder: Encoder = load_encoder(str(model_dir))
             cal = cfg.calibration
             from semindex.calibration import Thresholds

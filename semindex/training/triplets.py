@@ -3,7 +3,8 @@
 Anchors are synonyms and confirmed feedback queries; positives are synonyms of the
 anchor's key (the least similar first: they teach the most); negatives are the most
 similar synonyms of *other* keys (key-aware mining: never a synonym of the anchor's own
-key), and rejected feedback pairs give explicit negatives.
+key; known-unknown examples count as another key), and rejected feedback pairs give
+explicit negatives. Known-unknown examples are pushed away from their nearest key.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from semindex.data import Triplet
+from semindex.data import UNKNOWN, Triplet
 from semindex.text import normalize
 
 
@@ -70,4 +71,9 @@ def build_triplets(syn_texts: Sequence[str], syn_keys: Sequence[str], syn_vecs: 
         else:
             pos = query
         add(query, pos, syn_texts[neg])
+    known = np.flatnonzero(keys != UNKNOWN)
+    for u in np.flatnonzero(keys == UNKNOWN).tolist():
+        if len(known):
+            nearest = int(known[np.argmax(syn_vecs[known] @ syn_vecs[u])])
+            add(syn_texts[u], syn_texts[u], syn_texts[nearest])
     return triplets
