@@ -5,7 +5,7 @@
 (per channel) with ONNX Runtime's dynamic quantisation, and copies the tokenizer and pooling settings
 next to it. :class:`OnnxEncoder` runs that graph and applies the model's own pooling and
 normalisation, so its vectors live in the same space as the torch model's (cosine close to
-1; measured in ``bench/onnx.py``). Needs the ``[onnx]`` extra (onnxruntime, onnx).
+1; measured in ``bench/onnx_int8.py``). Needs the ``[onnx]`` extra (onnxruntime, onnx).
 """
 
 from __future__ import annotations
@@ -123,15 +123,16 @@ class OnnxEncoder:
 
     def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
         out = np.zeros((len(texts), self._dim), dtype=np.float32)
+        # Batches of similar length (as sentence-transformers does): little padding to run.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         for start in range(0, len(texts), batch_size):
-            batch = texts[start:start + batch_size]
-            tok = self.tokenizer(batch, padding=True, truncation=True, return_tensors="np",
-                                 max_length=int(self.settings["max_seq_length"]))
+            idx = order[start:start + batch_size]
+            tok = self.tokenizer([texts[i] for i in idx], padding=True, truncation=True,
+                                 return_tensors="np", max_length=int(self.settings["max_seq_length"]))
             feeds = {n: tok[n].astype(np.int64) for n in self.settings["inputs"]}
             hidden = self.session.run(None, feeds)[0]
-            out[start:start + len(batch)] = pool(hidden, feeds["attention_mask"],
-                                                 self.settings["pooling"],
-                                                 True)  # the Encoder contract: unit vectors
+            out[idx] = pool(hidden, feeds["attention_mask"], self.settings["pooling"],
+                            True)  # the Encoder contract: unit vectors
         return out
 
 

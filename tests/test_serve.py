@@ -197,7 +197,8 @@ def test_concurrent_feedback_is_logged_exactly(service: Service) -> None:
     def client(n: int) -> None:
         c = httpx.Client(base_url=str(service.http.base_url), timeout=60)
         for i in range(15):
-            row = (f"query {n}-{i}, with \"quotes\"", "postal_code" if i % 2 else "city", i % 3 != 0)
+            key = "postal_code" if i % 2 else "unknown" if i % 4 == 0 else "city"  # unknown: none
+            row = (f"query {n}-{i}, with \"quotes\"", key, i % 3 != 0)
             r = c.post("/ml/feedback", json={"query": row[0], "matched_key": row[1], "correct": row[2],
                                              "selector": f"#s{n}"},
                        headers={"Authorization": f"Bearer {CLIENT}"})
@@ -216,6 +217,8 @@ def test_concurrent_feedback_is_logged_exactly(service: Service) -> None:
     assert not fb.problems
     logged = Counter((r.query, r.matched_key, r.correct) for r in fb.rows if r.query.startswith("query "))
     assert logged == Counter(sent) and len(sent) == 120
+    assert {k for _, k, _ in logged} == {"postal_code", "city", "unknown"}
+    assert {q for q, k, ok in sent if k == "unknown" and ok} <= set(fb.unknowns())
 
 
 def _reload(service: Service, version: str | None) -> httpx.Response:
@@ -291,9 +294,14 @@ def test_signup_and_login_forms_use_context_and_evidence(service: Service) -> No
         {"selector": "#c", "label": "Password", "type": "password", "autocomplete": "new-password"},
         {"selector": "#d", "label": "Confirm password", "type": "password"},
         {"selector": "#e", "label": "Given name", "autocomplete": "given-name"},
-        {"selector": "#f", "label": "Postcode", "autocomplete": "shipping postal-code"}]}
+        {"selector": "#f", "label": "Postcode", "autocomplete": "shipping postal-code"},
+        {"selector": "#g", "label": "Send me the newsletter by email", "type": "checkbox"},
+        {"selector": "#h", "label": "Hasło (powtórz)", "type": "password"}]}
     out = service.post("/ml/classify", signup).json()
     got = {m["selector"]: (m["key"], m["reason"]) for m in out["matches"]}
+    rejected = {m["selector"]: m for m in out["rejected"]}
+    assert rejected["#g"]["reason"] == "type" and "checkbox" in rejected["#g"]["evidence"][0]
+    assert got["#h"] == ("password", "type")  # a password input is a password in any language
     assert got["#a"] == ("email", "autocomplete") and got["#b"][0] == "username"
     assert got["#c"] == ("password", "autocomplete") and got["#d"][0] == "password"
     assert got["#e"] == ("first_name", "autocomplete") and got["#f"] == ("postal_code", "autocomplete")

@@ -1,6 +1,6 @@
 """The ONNX Runtime int8 encoder against torch: speed and accuracy on ../shared/data.
 
-    python bench/onnx.py [--texts 5000] [--data ../shared/data]
+    python bench/onnx_int8.py [--texts 5000] [--data ../shared/data]
 
 Exports the packaged MiniLM to int8 ONNX (as ``onnx_int8: true`` in the job does), then,
 with each encoder on the same texts: texts/s (batch 64, one process), the cosine between
@@ -90,7 +90,7 @@ def main() -> None:
     print(table(rows, cols))
     print(f"\nexport {export_s:.1f}s, int8 model {size_mb:.1f} MB; cosine torch vs int8: "
           f"mean {cos.mean():.4f}, min {cos.min():.4f} over {len(cos)} texts")
-    record("onnx", {"rows": rows, "export_s": export_s, "onnx_mb": size_mb,
+    record("onnx_int8", {"rows": rows, "export_s": export_s, "onnx_mb": size_mb,
                     "cosine_mean": float(cos.mean()), "cosine_min": float(cos.min()),
                     "texts": len(cos), "args": vars(a)})
 
