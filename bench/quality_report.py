@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ def load(path: str) -> dict[str, Any]:
     return data
 
 
-def report(data: dict[str, Any]) -> str:
+def report(data: dict[str, Any], max_keys: int | None = None) -> str:
     lines = [f"eval: `{data['eval']}`, {data['rows']} rows; fold A {data['fold_a']} rows "
              f"({data['feedback_rows']} reviewer feedback rows), fold B {data['fold_b']} rows", "",
              "| system | accuracy | precision (accepted) | recall | abstain rate |",
@@ -32,15 +31,24 @@ def report(data: dict[str, Any]) -> str:
     after = data["reports"]["semindex after loop"]
     zero = data["reports"]["semindex zero-shot"]
     lines += ["", "| key | support | F1 zero-shot | F1 after loop |", "|---|---|---|---|"]
-    for key, row in sorted(after["per_key"].items(), key=lambda kv: -kv[1]["support"]):
+    keys = sorted(after["per_key"].items(), key=lambda kv: -kv[1]["support"])
+    for key, row in keys[:max_keys]:
         z = zero["per_key"].get(key, {}).get("f1", 0.0)
         lines.append(f"| {key} | {row['support']} | {z:.2f} | {row['f1']:.2f} |")
+    if max_keys is not None and len(keys) > max_keys:
+        lines.append(f"| ({len(keys) - max_keys} more keys) | | | |")
     lines += ["", "Most frequent confusions after the loop (expected -> predicted): " +
               ", ".join(f"{c} ({n})" for c, n in after["confusions"][:8])]
     return "\n".join(lines)
 
 
 if __name__ == "__main__":
-    for p in sys.argv[1:]:
-        print(report(load(p)))
+    import argparse
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("outputs", nargs="+")
+    ap.add_argument("--max-keys", type=int, default=None, help="per-key rows to show (by support)")
+    args = ap.parse_args()
+    for p in args.outputs:
+        print(report(load(p), args.max_keys))
         print()

@@ -62,6 +62,9 @@ class TrainConfig(_Strict):
     seed: int = 42
     hard_negatives: int = Field(2, ge=1)
     synonym_anchors: bool = True
+    min_selection_examples: int = Field(20, ge=1, description="held-out feedback rows needed to "
+                                        "compare the fine-tuned and base models (fewer: keep "
+                                        "the fine-tune)")
 
 
 class CalibrationConfig(_Strict):

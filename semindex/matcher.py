@@ -13,7 +13,6 @@ non-repeatable key.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -72,27 +71,25 @@ class Lexicon:
         self._norms = list(self.table)
 
     def best(self, text: str) -> tuple[str | None, float, str | None]:
-        """(key, ratio, synonym) of the closest synonym; key is None if it is ambiguous."""
+        """(key, ratio, synonym) of the closest synonym; key is None if it is ambiguous.
+
+        The ratio is the normalised Indel similarity (difflib's ratio, computed by
+        rapidfuzz in C: the table can hold thousands of synonyms and feedback texts).
+        """
+        from rapidfuzz import fuzz, process
+
         norm = normalize(text)
         if not norm:
             return None, 0.0, None
         if norm in self.table:
             keys = self.table[norm]
             return (next(iter(keys)) if len(keys) == 1 else None), 1.0, self.original[norm]
-        best_ratio, best_norm = 0.0, None
-        matcher = difflib.SequenceMatcher(autojunk=False)
-        matcher.set_seq2(norm)
-        for cand in self._norms:
-            matcher.set_seq1(cand)
-            if matcher.real_quick_ratio() <= best_ratio or matcher.quick_ratio() <= best_ratio:
-                continue
-            ratio = matcher.ratio()
-            if ratio > best_ratio:
-                best_ratio, best_norm = ratio, cand
-        if best_norm is None:
+        found = process.extractOne(norm, self._norms, scorer=fuzz.ratio)
+        if found is None:
             return None, 0.0, None
+        best_norm, ratio = found[0], found[1] / 100.0
         keys = self.table[best_norm]
-        return (next(iter(keys)) if len(keys) == 1 else None), best_ratio, self.original[best_norm]
+        return (next(iter(keys)) if len(keys) == 1 else None), ratio, self.original[best_norm]
 
 
 class Matcher:

@@ -44,8 +44,9 @@ def predict(matcher: Matcher, rows: list[LabelledRow], *, by_group: bool = False
     groups: dict[str, list[int]] = {}
     for i, r in enumerate(rows):
         groups.setdefault(r.group if by_group else str(i), []).append(i)
-    for idx in groups.values():
-        for i, d in zip(idx, matcher.classify([rows[i].field for i in idx]), strict=True):
+    requests = [([rows[i].field for i in idx], None) for idx in groups.values()]
+    for idx, decisions in zip(groups.values(), matcher.classify_many(requests), strict=True):
+        for i, d in zip(idx, decisions, strict=True):
             out[i] = d.key if d.accepted else None
     return out
 

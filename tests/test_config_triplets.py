@@ -89,3 +89,21 @@ def test_known_unknowns_are_pushed_from_their_nearest_key() -> None:
     # An unknown example is a negative for the key it sits next to, never a positive.
     assert any(x.anchor == "Nachname" and x.negative == "Coupon code" for x in t)
     assert all(x.positive != "Coupon code" for x in t if x.anchor != "Coupon code")
+
+
+def test_model_selection_keeps_the_better_retriever() -> None:
+    from semindex.data import SynonymRecord
+    from semindex.training.selection import choose, top1_accuracy
+
+    records = [SynonymRecord("a", "A"), SynonymRecord("b", "B"), SynonymRecord("unknown", "U")]
+    vecs = np.eye(3, dtype=np.float32)
+    good = np.array([[1, 0.1, 0], [0.1, 1, 0], [0, 0.2, 1]], dtype=np.float32)   # a, b, b->unknown
+    bad = np.array([[0.1, 1, 0], [0, 0.1, 1], [0, 0, 1]], dtype=np.float32)     # b, unknown x2
+    assert top1_accuracy(records, vecs, good, ["a", "b", "b"]) == pytest.approx(2 / 3)
+    kept = choose(records, ["a", "b", "b"], base_vecs=vecs, base_queries=good, tuned_vecs=vecs,
+                  tuned_queries=bad)
+    assert (kept.kept, kept.n) == ("base", 3) and kept.finetuned_top1 == 0.0
+    assert kept.base_top1 == pytest.approx(2 / 3)
+    tie = choose(records, ["a"], base_vecs=vecs, base_queries=good[:1], tuned_vecs=vecs,
+                 tuned_queries=good[:1])
+    assert tie.kept == "fine-tuned"  # a tie keeps the training's result

@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from semindex.bundle import load_bundle
@@ -116,6 +117,17 @@ def test_full_train_fixes_what_the_base_model_got_wrong(store_dir: Path, ray_ses
     fixed = sum(tuned.classify([{"label": q}])[0].key == k for q, k in wrong)
     assert fixed >= 0.8 * len(wrong)
     assert summary.counts["triplets train"] > 0 and summary.metrics["train"]["train_loss"] > 0
+    # The fine-tune was compared with the base model on held-out feedback; the version
+    # holds the model that retrieved better, and says so.
+    sel = json.loads((store.resolve("latest") / "metrics.json").read_text())["model_selection"]
+    assert sel["n"] >= 20 and sel["kept"] == ("fine-tuned" if sel["finetuned_top1"] >= sel["base_top1"]
+                                               else "base")
+    from semindex.encoder import load_encoder, resolve_model_path
+
+    probe = ["E-mail address", "Nachname"]
+    same_as_base = np.allclose(tuned.bundle.encoder.encode(probe),
+                               load_encoder(resolve_model_path(cfg.base_model)).encode(probe), atol=1e-5)
+    assert same_as_base == (sel["kept"] == "base")
 
 
 def test_bad_input_exits_before_work(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import time
 import urllib.error
 import urllib.request
@@ -330,7 +331,24 @@ def run(cfg: JobConfig, *, ray_address: str | None = None,
         with timer.step("embed (final model)"):
             final_vecs, stats = embed(syn_texts, model_path)
             summary.embed_stats["final"] = stats.__dict__
-            write_embeddings(staging / "embeddings.parquet", syn_keys, syn_texts, final_vecs)
+        held_out = [(c[0], c[1]) for c in split.calib if isinstance(c, tuple) and c[1] is not None]
+        if cfg.mode == "full-train" and len(held_out) >= cfg.train.min_selection_examples:
+            with timer.step("select (fine-tuned vs base)"):
+                from semindex.training.selection import choose
+
+                queries = [q for q, _ in held_out]
+                choice = choose(records, [k for _, k in held_out], base_vecs=syn_vecs,
+                                base_queries=load_encoder(inputs.model_path).encode(queries),
+                                tuned_vecs=final_vecs,
+                                tuned_queries=load_encoder(model_path).encode(queries))
+                summary.metrics["model_selection"] = choice.to_json()
+                log.info("held-out top-1: base %.3f, fine-tuned %.3f (n=%d): keeping the %s model",
+                         choice.base_top1, choice.finetuned_top1, choice.n, choice.kept)
+                if choice.kept == "base":
+                    shutil.rmtree(model_dir)
+                    copy_model(inputs.model_path, model_dir)
+                    final_vecs = syn_vecs
+        write_embeddings(staging / "embeddings.parquet", syn_keys, syn_texts, final_vecs)
         if cfg.onnx_int8 and not model_path.startswith("hash:"):
             with timer.step("export ONNX int8"):
                 from semindex.onnx_encoder import ONNX_DIR, export_int8
@@ -376,7 +394,8 @@ def run(cfg: JobConfig, *, ray_address: str | None = None,
             metrics = {"new": new, "latest": old, "latest_version": parent,
                        "eval_rows": len(split.eval_rows), "gate": {"promote": promote,
                        "reason": reason, "min_accuracy": cfg.gate.min_accuracy,
-                       "tolerance": cfg.gate.tolerance}, "train": summary.metrics.get("train")}
+                       "tolerance": cfg.gate.tolerance}, "train": summary.metrics.get("train"),
+                       "model_selection": summary.metrics.get("model_selection")}
             manifest["metrics"] = {k: new[k] for k in ("n", "accuracy", "precision", "recall",
                                                         "abstain_rate")}
             manifest["thresholds"] = {"global": thresholds.global_, "lexical": thresholds.lexical}
