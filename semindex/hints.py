@@ -6,6 +6,9 @@ A hints file (JSON, conventionally ``<canonical>.hints.json``) maps HTML evidenc
       "autocomplete": {"given-name": "first_name", "email": "email", ...},
       "types": {"email": ["email"], "password": ["password"], "checkbox": [], ...},
       "type_means": {"password": "password"},
+      "inputmode": {"email": ["email", "username"], "tel": ["phone"], ...},
+      "min_length": {"email": 5, ...},
+      "options": {"country": ["germany", "france", ...], "gender": ["male", "female"]},
       "repeatable": ["password", "address_line2"],
       "context_rules": [{"form_kind": "login", "field_type": "email", "key": "username"}],
       "form_kinds": {"login": ["log in", "sign in"], "signup": ["register", "sign up"]}
@@ -20,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from semindex.errors import DataError
+from semindex.text import normalize
 
 # Autofill detail tokens that only qualify the field (section-*, shipping, billing, ...).
 _QUALIFIERS = ("shipping", "billing", "home", "work", "mobile", "fax", "pager", "webauthn")
@@ -34,10 +38,19 @@ class Hints:
     form_kinds: dict[str, list[str]] = field(default_factory=dict)
     #: Types that decide the key whatever the field's text (``password`` -> password).
     type_means: dict[str, str] = field(default_factory=dict)
+    #: Like ``types``, for the ``inputmode`` attribute.
+    inputmode: dict[str, list[str]] = field(default_factory=dict)
+    #: The shortest ``maxlength`` a field can have and still hold the key.
+    min_length: dict[str, int] = field(default_factory=dict)
+    #: Option vocabularies: a ``<select>`` whose options are mostly one key's is that key.
+    options: dict[str, frozenset[str]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {"autocomplete": self.autocomplete, "types": self.types,
-                "type_means": self.type_means, "repeatable": sorted(self.repeatable),
+                "type_means": self.type_means, "inputmode": self.inputmode,
+                "min_length": self.min_length,
+                "options": {k: sorted(v) for k, v in self.options.items()},
+                "repeatable": sorted(self.repeatable),
                 "context_rules": list(self.context_rules), "form_kinds": self.form_kinds}
 
     def autocomplete_key(self, value: str | None) -> str | None:
@@ -57,6 +70,38 @@ class Hints:
         if not html_type:
             return None
         return self.types.get(html_type.lower())
+
+    def admitted(self, fld: dict[str, Any] | Any, keys: list[str]) -> list[str] | None:
+        """The keys a field can be after its declared evidence (type, inputmode, maxlength),
+        or None when nothing it declares narrows them."""
+        allowed: set[str] | None = None
+        for table, attr in ((self.types, "type"), (self.inputmode, "inputmode")):
+            value = str(fld.get(attr) or "").lower()
+            if value in table:
+                allowed = set(table[value]) if allowed is None else allowed & set(table[value])
+        maxlength = fld.get("maxlength")
+        if isinstance(maxlength, int) and not isinstance(maxlength, bool) and maxlength > 0:
+            short = {k for k, n in self.min_length.items() if maxlength < n}
+            if short:
+                allowed = (set(keys) if allowed is None else allowed) - short
+        return None if allowed is None else [k for k in keys if k in allowed]
+
+    def options_key(self, options: Any, min_share: float = 0.6) -> tuple[str, float] | None:
+        """The key whose vocabulary holds most of a select's options (at least ``min_share``
+        of the non-placeholder ones, and at least 2), or None."""
+        if not self.options or not isinstance(options, list):
+            return None
+        texts = {normalize(str(o.get("label") or o.get("text") or o.get("value") or "")
+                           if isinstance(o, dict) else str(o)) for o in options}
+        texts.discard("")
+        if len(texts) < 2:
+            return None
+        best: tuple[str, float] | None = None
+        for key, vocab in self.options.items():
+            share = len(texts & vocab) / len(texts)
+            if share >= min_share and (best is None or share > best[1]):
+                best = (key, share)
+        return best
 
     def infer_form_kind(self, form: dict[str, Any] | None, fields: list[dict[str, Any]]) -> str | None:
         """The form kind: given by the client, else read from the form's words and fields."""
@@ -85,16 +130,30 @@ def parse_hints(obj: Any, source: str, keys: list[str] | None = None) -> Hints:
         return key
 
     ac = obj.get("autocomplete", {})
-    types = obj.get("types", {})
     means = obj.get("type_means", {})
-    if not isinstance(ac, dict) or not isinstance(types, dict) or not isinstance(means, dict):
-        raise DataError(f"{source}: 'autocomplete', 'types' and 'type_means' must be objects")
+    objects = ("autocomplete", "types", "type_means", "inputmode", "min_length", "options")
+    if any(not isinstance(obj.get(name, {}), dict) for name in objects):
+        raise DataError(f"{source}: {', '.join(repr(n) for n in objects)} must be objects")
     autocomplete = {str(t).lower(): check_key(k, f"autocomplete.{t}") for t, k in ac.items()}
-    type_map: dict[str, list[str]] = {}
-    for t, ks in types.items():
-        if not isinstance(ks, list):
-            raise DataError(f"{source}: types.{t} must be a list of keys")
-        type_map[str(t).lower()] = [check_key(k, f"types.{t}") for k in ks]
+    def key_lists(name: str) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for t, ks in obj.get(name, {}).items():
+            if not isinstance(ks, list):
+                raise DataError(f"{source}: {name}.{t} must be a list of keys")
+            out[str(t).lower()] = [check_key(k, f"{name}.{t}") for k in ks]
+        return out
+
+    type_map = key_lists("types")
+    min_length: dict[str, int] = {}
+    for k, n in obj.get("min_length", {}).items():
+        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+            raise DataError(f"{source}: min_length.{k} must be a positive integer")
+        min_length[check_key(k, "min_length")] = n
+    options: dict[str, frozenset[str]] = {}
+    for k, words in obj.get("options", {}).items():
+        if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
+            raise DataError(f"{source}: options.{k} must be a list of strings")
+        options[check_key(k, "options")] = frozenset(normalize(w) for w in words if normalize(w))
     repeatable = frozenset(check_key(k, "repeatable") for k in obj.get("repeatable", []))
     rules = []
     for i, rule in enumerate(obj.get("context_rules", [])):
@@ -107,7 +166,8 @@ def parse_hints(obj: Any, source: str, keys: list[str] | None = None) -> Hints:
         raise DataError(f"{source}: 'form_kinds' must be an object")
     return Hints(autocomplete, type_map, repeatable, tuple(rules),
                  {str(k): [str(c).lower() for c in v] for k, v in kinds.items()},
-                 {str(t).lower(): check_key(k, f"type_means.{t}") for t, k in means.items()})
+                 {str(t).lower(): check_key(k, f"type_means.{t}") for t, k in means.items()},
+                 key_lists("inputmode"), min_length, options)
 
 
 def load_hints(path: str | Path | None, keys: list[str] | None = None) -> Hints:

@@ -2,7 +2,9 @@
 
 Per field, in order of strength: the ``autocomplete`` attribute (declared evidence),
 the field's ``type`` (a declared type admits only its keys: a checkbox holds no name; a
-few types decide the key outright: a password input is a password), a
+few types decide the key outright: a password input is a password), the options of a
+``<select>`` (mostly country names: country), ``inputmode`` and ``maxlength`` (which
+narrow the keys as ``type`` does), a
 lexical match of the field's main text against the synonym table, then the semantic
 match (FAISS, max over synonyms and confirmed examples) against a threshold that is
 calibrated per key and adjusted by what the field says about itself (required, generic
@@ -41,7 +43,7 @@ class Decision:
     margin: float
     synonym: str | None
     # autocomplete | lexical | semantic | form_rule | below_threshold | no_text | assignment
-    # | known_unknown | type
+    # | known_unknown | type | options
     reason: str
     accepted: bool
     runner_up: dict[str, Any] | None = None
@@ -162,8 +164,8 @@ class Matcher:
         selector = fld.get("selector")
         sel = str(selector) if selector is not None else None
         ftype = str(fld.get("type") or "")
-        allowed = self.bundle.hints.keys_for_type(ftype)
-        # A declared type admits only its keys; known-unknown examples always compete.
+        allowed = self.bundle.hints.admitted(fld, self.bundle.index.keys)
+        # Declared evidence admits only its keys; known-unknown examples always compete.
         hits = [h for h in all_hits if allowed is None or h.key in allowed or h.key == UNKNOWN]
         nearest_unknown = hits[0] if hits and hits[0].key == UNKNOWN else None
         hits = [h for h in hits if h.key != UNKNOWN]
@@ -183,12 +185,17 @@ class Matcher:
         if type_key in keys:
             return Decision(sel, text, type_key, 1.0, 0.0, margin, None, "type", True, runner,
                             [f"type={ftype} means {type_key}"], hits)
+        by_options = self.bundle.hints.options_key(fld.get("options"))
+        if by_options is not None and by_options[0] in keys and (allowed is None or by_options[0] in allowed):
+            return Decision(sel, text, by_options[0], by_options[1], 0.0, margin, None, "options", True,
+                            runner, [f"{by_options[1]:.0%} of the options are {by_options[0]} values"],
+                            hits)
         if not text:
             return Decision(sel, text, None, 0.0, 0.0, 0.0, None, "no_text", False, None, [], hits)
-
         if allowed is not None and not allowed:
             return Decision(sel, text, None, 0.0, 0.0, 0.0, None, "type", False, None,
-                            [f"type={ftype} holds none of the keys"], hits)
+                            [f"type={ftype} inputmode={fld.get('inputmode')} maxlength="
+                             f"{fld.get('maxlength')} admit none of the keys"], hits)
         lex_key, ratio, lex_syn = self.lexicon.best(main_text(fld) or text)
         if (lex_key is not None and ratio >= self.bundle.thresholds.lexical
                 and (allowed is None or lex_key in allowed or lex_key == UNKNOWN)):

@@ -21,6 +21,9 @@ def matcher(tmp_path: Path, tiny, sample_hints: Hints) -> Matcher:  # type: igno
         k: v for k, v in sample_hints.autocomplete.items() if v in tiny.synonyms}, "types": {
         "email": ["email", "username"], "password": ["password"], "date": ["date_of_birth"],
         "checkbox": []}, "type_means": {"password": "password"},
+        "inputmode": {"email": ["email", "username"], "numeric": ["postal_code", "date_of_birth"]},
+        "min_length": {"email": 5, "username": 3},
+        "options": {"postal_code": ["10115", "75001", "SW1A 1AA"]},
         "repeatable": ["password"]}, "hints", None)
     store = ModelStore(tmp_path / "ms")
     build_local_version(store, tiny, "hash:64", HashEncoder(64),
@@ -41,6 +44,9 @@ def matcher(tmp_path: Path, tiny, sample_hints: Hints) -> Matcher:  # type: igno
     ({"label": "Surname", "type": "CheckBox"}, None, "type"),
     ({"label": "Hasło", "type": "password"}, "password", "type"),  # the type decides
     ({"type": "password"}, "password", "type"),
+    ({"label": "Surname", "options": ["10115", "75001", "SW1A 1AA", "Other"]}, "postal_code", "options"),
+    ({"options": [{"text": "10115"}, {"value": "75001"}, "Choose..."]}, "postal_code", "options"),
+    ({"label": "Surname", "options": ["10115", "Red", "Blue"]}, "last_name", "lexical"),  # 1 of 3
 ])
 def test_reasons(matcher: Matcher, field: dict[str, Any], key: str | None, reason: str) -> None:
     d = matcher.classify([field])[0]
@@ -116,6 +122,10 @@ def test_classify_many_matches_classify(matcher: Matcher) -> None:
 
 @pytest.mark.parametrize(("field", "admitted"), [
     ({"label": "Birth date", "type": "email"}, {"email", "username"}),
+    ({"label": "Surname", "inputmode": "numeric"}, {"postal_code", "date_of_birth"}),
+    ({"label": "Surname", "type": "email", "inputmode": "numeric"}, set()),  # both narrow
+    ({"label": "E-mail", "maxlength": 4},
+     {"first_name", "last_name", "username", "password", "postal_code", "date_of_birth"}),
     ({"label": "Surname", "type": "email"}, {"email", "username"}),
     ({"label": "Surname", "type": "date"}, {"date_of_birth"}),
 ])

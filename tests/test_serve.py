@@ -296,12 +296,15 @@ def test_signup_and_login_forms_use_context_and_evidence(service: Service) -> No
         {"selector": "#e", "label": "Given name", "autocomplete": "given-name"},
         {"selector": "#f", "label": "Postcode", "autocomplete": "shipping postal-code"},
         {"selector": "#g", "label": "Send me the newsletter by email", "type": "checkbox"},
-        {"selector": "#h", "label": "Hasło (powtórz)", "type": "password"}]}
+        {"selector": "#h", "label": "Hasło (powtórz)", "type": "password"},
+        {"selector": "#i", "label": "Bitte wählen", "type": "select",
+         "options": [{"label": "Bitte wählen", "value": ""}, "Deutschland", "Österreich", "Schweiz"]}]}
     out = service.post("/ml/classify", signup).json()
     got = {m["selector"]: (m["key"], m["reason"]) for m in out["matches"]}
     rejected = {m["selector"]: m for m in out["rejected"]}
     assert rejected["#g"]["reason"] == "type" and "checkbox" in rejected["#g"]["evidence"][0]
     assert got["#h"] == ("password", "type")  # a password input is a password in any language
+    assert got["#i"] == ("country", "options")  # the options say what the select is
     assert got["#a"] == ("email", "autocomplete") and got["#b"][0] == "username"
     assert got["#c"] == ("password", "autocomplete") and got["#d"][0] == "password"
     assert got["#e"] == ("first_name", "autocomplete") and got["#f"] == ("postal_code", "autocomplete")
