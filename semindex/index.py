@@ -27,11 +27,12 @@ def choose_index_type(n_vectors: int, exact_max: int = 20_000) -> str:
 
     Exact inner product (``flat``) up to ``exact_max``: exact, no training, no tuning, and
     canonical vocabularies are almost always far smaller. Measured on 2 cores
-    (docs/benchmarks.md): flat costs ~0.12 ms per 1k vectors per query (12 ms at 100k), so
-    at the 20k default a query stays near 2 ms. Above it, ``hnsw`` (HNSW, M=32, efSearch 64)
-    answered in 0.7 ms at 100k with top-1 recall 0.97 and, unlike IVF, needs no training
-    pass whose quality depends on the data distribution; its cost is build time (41 s at
-    100k), paid once per version by the training job.
+    (docs/benchmarks.md): flat costs ~0.05 ms per 1k vectors per query (4.9 ms at 100k), so
+    at the 20k default a query stays near 1 ms. Above it, ``hnsw`` (HNSW, M=32, efSearch 64)
+    answered in 0.3 ms at 100k with top-1 recall 0.97 and, unlike IVF, needs no training
+    pass whose quality depends on the data distribution; its cost is build time (17 s at
+    100k, 308 s at 1M), paid once per version by the training job. At 1M random vectors its
+    recall fell to 0.53 at efSearch 64: raise efSearch for stores that large.
     """
     return "flat" if n_vectors <= exact_max else "hnsw"
 

@@ -72,9 +72,9 @@ def test_build_index_then_feedback(store_dir: Path, ray_session: None,
     # Training-part unknowns (the unknowns file and `unknown,yes` feedback) are indexed as
     # known-unknown examples, and a field that reads like one of them abstains.
     unknown_texts = [r["synonym"] for r in meta2["ids"] if r["key"] == "unknown"]
-    split = split_inputs(load_inputs(_cfg(store_dir, "build-index-feedback")),
-                         _cfg(store_dir, "build-index-feedback"))
-    assert sorted(unknown_texts) == sorted(split.train_unknown) and unknown_texts
+    known_unknowns = set(load_inputs(_cfg(store_dir, "build-index-feedback")).unknowns)
+    assert unknown_texts and set(unknown_texts) <= known_unknowns
+    assert len(unknown_texts) < len(known_unknowns)  # the calibration/eval parts are held out
     assert any(t in ("Gift card number", "Order notes", "Message", "Keep me signed in",
                      "Gutscheincode", "Preferred delivery time") for t in unknown_texts)
     matcher = Matcher(load_bundle(store.resolve(second.version or "")))
@@ -111,8 +111,13 @@ def test_full_train_fixes_what_the_base_model_got_wrong(store_dir: Path, ray_ses
     summary = run(cfg)
     assert summary.promoted, summary.reason
     new = summary.metrics["new"]
-    old = summary.metrics["latest"]
-    assert new["accuracy"] > old["accuracy"]  # same held-out split, better than latest
+    old = summary.metrics["latest"]  # build-index-feedback: the same examples, base weights
+    assert new["accuracy"] >= old["accuracy"]  # same held-out split, not worse than latest
+    from semindex.evaluation import score
+    from semindex.quality import predict
+
+    base_acc = score(predict(base, split.eval_rows), [r.expected for r in split.eval_rows])["accuracy"]
+    assert new["accuracy"] > base_acc  # and better than the base model alone
     tuned = Matcher(load_bundle(store.resolve("latest")))
     fixed = sum(tuned.classify([{"label": q}])[0].key == k for q, k in wrong)
     assert fixed >= 0.8 * len(wrong)
