@@ -22,6 +22,7 @@ def main() -> None:
     p.add_argument("--sizes", type=int, nargs="+", default=[10_000])
     p.add_argument("--actors", type=int, nargs="+", default=[1, 2, 4])
     p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--name", default="embed", help="results file name (bench/results/NAME.json)")
     a = p.parse_args()
     import ray
 
@@ -47,7 +48,7 @@ def main() -> None:
             rows.append({"texts": n, "method": "ray data", "actors": k, "texts_per_s": rate,
                          "vs_plain": rate / plain, "actors_used": len(stats.actors)})
     print(table(rows, ["texts", "method", "actors", "texts_per_s", "vs_plain"]))
-    record("embed", {"rows": rows, "args": vars(a)})
+    record(a.name, {"rows": rows, "args": vars(a)})
 
 
 if __name__ == "__main__":

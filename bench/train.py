@@ -36,6 +36,7 @@ def main() -> None:
     p.add_argument("--scales", type=int, nargs="+", default=[1, 10, 100])
     p.add_argument("--mode", default="full-train")
     p.add_argument("--epochs", type=int, default=1)
+    p.add_argument("--name", default=None, help="results file name (default train_MODE)")
     a = p.parse_args()
     from semindex.config import load_job_config
     from semindex.training.pipeline import run
@@ -58,7 +59,7 @@ def main() -> None:
     cols = sorted({c for r in rows for c in r}, key=lambda c: (c not in ("scale", "synonyms"), c))
     print()
     print(table(rows, cols))
-    record(f"train_{a.mode}", {"rows": rows, "args": vars(a)})
+    record(a.name or f"train_{a.mode}", {"rows": rows, "args": vars(a)})
 
 
 if __name__ == "__main__":
