@@ -72,6 +72,10 @@ class CalibrationConfig(_Strict):
     min_key_examples: int = Field(30, ge=1)
     default_threshold: float = Field(0.55, ge=0, le=1)
     lexical_threshold: float = Field(0.92, ge=0, le=1)
+    #: Index the calibration split's confirmed feedback and unknowns as well, and calibrate
+    #: leave-one-out (each text scored without its own example): every reviewed text then
+    #: serves as an example and as calibration evidence. Training never sees them.
+    leave_one_out: bool = True
 
 
 class SplitConfig(_Strict):

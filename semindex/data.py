@@ -148,21 +148,29 @@ class Feedback:
     source: str = "<memory>"
 
     def resolved(self) -> list[FeedbackRow]:
-        """One verdict per (normalised query, key) pair.
+        """One verdict per (normalised query, key) pair, and one confirmed key per query.
 
         Conflicting verdicts on the same pair are settled by majority; a tie goes to the
         most recent row (the last in the log), since people correct earlier mistakes.
+        A query confirmed as several keys (``unknown`` included) keeps the key with the
+        most confirmations (a tie again goes to the most recent): one text means one
+        thing, and a stray confirmation must not index the text under a second key.
         """
         groups: dict[tuple[str, str], list[FeedbackRow]] = {}
         for row in self.rows:
             groups.setdefault((normalize(row.query), row.matched_key), []).append(row)
         out: list[FeedbackRow] = []
-        for rows in groups.values():
+        best_yes: dict[str, tuple[int, int]] = {}  # query -> (confirmations, line) of its key
+        for (norm, _), rows in groups.items():
             yes = sum(r.correct for r in rows)
             no = len(rows) - yes
             verdict = rows[-1].correct if yes == no else yes > no
             last = [r for r in rows if r.correct == verdict][-1]
             out.append(last)
+            if verdict:
+                best_yes[norm] = max(best_yes.get(norm, (0, 0)), (yes, last.line))
+        winners = {line for _, line in best_yes.values()}
+        out = [r for r in out if not r.correct or r.line in winners]
         out.sort(key=lambda r: r.line)
         return out
 

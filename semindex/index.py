@@ -7,6 +7,7 @@ One vector per synonym (not one joined text per key, as in the seed) keeps "DOB"
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -88,17 +89,23 @@ class KeyIndex:
         index.add_with_ids(vecs, np.arange(len(records), dtype=np.int64))
         return cls(index, records, kind)
 
-    def search(self, vectors: np.ndarray, top_keys: int = 5) -> list[list[KeyHit]]:
-        """Per query, the best ``top_keys`` keys, each scored by its best synonym."""
+    def search(self, vectors: np.ndarray, top_keys: int = 5,
+               exclude: Sequence[int | None] | None = None) -> list[list[KeyHit]]:
+        """Per query, the best ``top_keys`` keys, each scored by its best synonym.
+
+        ``exclude`` gives per query one record id to leave out (leave-one-out calibration:
+        a feedback text must not find itself).
+        """
         if len(vectors) == 0:
             return []
         k = min(self.size, max(top_keys * 8, 32))
         scores, ids = self.index.search(np.ascontiguousarray(vectors, dtype=np.float32), k)
+        skips = exclude if exclude is not None else [None] * len(ids)
         out: list[list[KeyHit]] = []
-        for row_scores, row_ids in zip(scores, ids, strict=True):
+        for row_scores, row_ids, skip in zip(scores, ids, skips, strict=True):
             best: dict[str, KeyHit] = {}
             for score, idx in zip(row_scores, row_ids, strict=True):
-                if idx < 0:
+                if idx < 0 or idx == skip:
                     continue
                 rec = self.records[int(idx)]
                 if rec.key not in best:  # results are sorted: the first hit is the max

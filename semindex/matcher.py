@@ -72,21 +72,23 @@ class Lexicon:
             self.original.setdefault(normalize(syn), syn)
         self._norms = list(self.table)
 
-    def best(self, text: str) -> tuple[str | None, float, str | None]:
+    def best(self, text: str, *, leave_out: bool = False) -> tuple[str | None, float, str | None]:
         """(key, ratio, synonym) of the closest synonym; key is None if it is ambiguous.
 
         The ratio is the normalised Indel similarity (difflib's ratio, computed by
         rapidfuzz in C: the table can hold thousands of synonyms and feedback texts).
+        ``leave_out`` ignores the text's own entry (leave-one-out calibration).
         """
         from rapidfuzz import fuzz, process
 
         norm = normalize(text)
         if not norm:
             return None, 0.0, None
-        if norm in self.table:
+        if norm in self.table and not leave_out:
             keys = self.table[norm]
             return (next(iter(keys)) if len(keys) == 1 else None), 1.0, self.original[norm]
-        found = process.extractOne(norm, self._norms, scorer=fuzz.ratio)
+        found = next((f for f in process.extract(norm, self._norms, scorer=fuzz.ratio, limit=2)
+                      if f[0] != norm), None)
         if found is None:
             return None, 0.0, None
         best_norm, ratio = found[0], found[1] / 100.0
@@ -124,13 +126,16 @@ class Matcher:
         mode = self.bundle.text_mode
         return [field_text(f, "precedence" if mode == "precedence" else "rich") for f in fields]
 
-    def candidates(self, texts: list[str]) -> list[list[KeyHit]]:
-        """Top keys per text from one batched encode + search (empty texts get none)."""
+    def candidates(self, texts: list[str],
+                   exclude: Sequence[int | None] | None = None) -> list[list[KeyHit]]:
+        """Top keys per text from one batched encode + search (empty texts get none);
+        ``exclude``: per text, an index record id to leave out."""
         todo = [i for i, t in enumerate(texts) if t]
         out: list[list[KeyHit]] = [[] for _ in texts]
         if todo:
             vecs = self.bundle.encoder.encode([texts[i] for i in todo])
-            for i, hits in zip(todo, self.bundle.index.search(vecs, self.top_k), strict=True):
+            skips = [exclude[i] for i in todo] if exclude is not None else None
+            for i, hits in zip(todo, self.bundle.index.search(vecs, self.top_k, skips), strict=True):
                 out[i] = hits
         return out
 
@@ -212,11 +217,13 @@ class Matcher:
                             hits)
         if not hits:
             return Decision(sel, text, None, 0.0, 0.0, 0.0, None, "below_threshold", False)
-        # The best key after the field's own evidence moves each key's threshold.
+        # The best key by score, moved only by the field's own evidence (required, type,
+        # wording); the calibrated per-key thresholds decide acceptance, not the ranking:
+        # a key with a low threshold must not outrank a closer key.
         scored = []
         for h in hits:
             t, why = self.threshold_for(h.key, fld, text)
-            scored.append((h.score - t, h, t, why))
+            scored.append((h.score - (t - self.bundle.thresholds.for_key(h.key)), h, t, why))
         scored.sort(key=lambda s: -s[0])
         _, top, threshold, why = scored[0]
         accepted = top.score >= threshold

@@ -99,6 +99,24 @@ def test_conflicting_feedback(tmp_path: Path, verdicts: list[str], expected: boo
     assert (fb.confirmed() == [("Name", "full_name")]) is expected
 
 
+@pytest.mark.parametrize(("rows", "confirmed", "unknowns"), [
+    # One text confirmed as two keys: the key with more confirmations wins ...
+    (["username,yes", "password,yes", "username,yes"], [("Login", "username")], []),
+    # ... a tie goes to the most recent confirmation ...
+    (["username,yes", "password,yes"], [("Login", "password")], []),
+    # ... "unknown" competes like a key ...
+    (["unknown,yes", "unknown,yes", "username,yes"], [], ["Login"]),
+    # ... and a rejection is kept whatever was confirmed.
+    (["username,yes", "password,no", "username,yes"], [("Login", "username")], []),
+])
+def test_one_confirmed_key_per_text(tmp_path: Path, rows: list[str],
+                                    confirmed: list[tuple[str, str]], unknowns: list[str]) -> None:
+    body = "query,matched_key,correct\n" + "".join(f"Login,{r}\n" for r in rows)
+    fb = load_feedback(_csv(tmp_path, body))
+    assert fb.confirmed() == confirmed and fb.unknowns() == unknowns
+    assert fb.rejected() == [("Login", r.split(",")[0]) for r in rows if r.endswith(",no")]
+
+
 @pytest.mark.parametrize(("lines", "message"), [
     (['{"anchor": "a", "positive": "b"}'], "missing or non-string field 'negative'"),
     (['{"question": "a", "positive": "", "negative": "c"}'], "field 'positive' is empty"),

@@ -42,6 +42,17 @@ def test_round_trip_and_max_per_key(tmp_path: Path, exact_max: int) -> None:
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
 
 
+def test_search_leaves_out_one_record_per_query() -> None:
+    rng = np.random.default_rng(1)
+    vecs = rng.normal(size=(40, 16)).astype(np.float32)
+    idx = KeyIndex.build(_records(40), vecs)
+    queries = vecs[[7, 8]] / np.linalg.norm(vecs[[7, 8]], axis=1, keepdims=True)
+    left_out, kept = idx.search(queries, top_keys=5, exclude=[7, None])
+    assert kept[0].synonym == "syn 8" and kept[0].score == pytest.approx(1.0, abs=1e-4)
+    assert all(h.synonym != "syn 7" for h in left_out)  # its own record is gone ...
+    assert left_out[0].score < 0.99  # ... so the best is another record
+
+
 def test_dimension_mismatch_and_corruption(tmp_path: Path) -> None:
     vecs = np.eye(8, dtype=np.float32)
     KeyIndex.build(_records(8), vecs).save(tmp_path)

@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from semindex.artifacts import build_local_version
@@ -11,8 +12,9 @@ from semindex.calibration import Thresholds
 from semindex.encoder import HashEncoder
 from semindex.hints import Hints, parse_hints
 from semindex.index import KeyHit
-from semindex.matcher import Decision, Matcher, assign_jointly
+from semindex.matcher import Decision, Lexicon, Matcher, assign_jointly
 from semindex.store import ModelStore
+from semindex.text import normalize
 
 
 @pytest.fixture
@@ -168,3 +170,46 @@ def test_hints_validation_names_file_and_entry(obj: dict[str, Any], message: str
     with pytest.raises(DataError, match=message) as info:
         parse_hints(obj, "c.hints.json", ["email", "password"])
     assert str(info.value).startswith("c.hints.json")
+
+
+def test_lexicon_leave_out_ignores_the_texts_own_entry() -> None:
+    lex = Lexicon([("email", "E-mail"), ("email", "Email address"), ("username", "Login name")])
+    assert lex.best("e-mail") == ("email", 1.0, "E-mail")
+    _, ratio, syn = lex.best("E-mail", leave_out=True)
+    assert syn != "E-mail" and ratio < 1.0
+
+
+def test_leave_one_out_calibration(tmp_path: Path, tiny) -> None:  # type: ignore[no-untyped-def]
+    """Calibration texts are indexed, and each is scored without its own record."""
+    from semindex.data import SynonymRecord
+    from semindex.training.pipeline import Split, calibration_examples, leave_one_out_records
+
+    split = Split([], [], [], [], [], calib_confirmed=[("Mail addr", "email"), ("E-mail", "email")],
+                  calib_unknown=["Coupon code", "Mail addr"])
+    records = tiny.records()
+    extra = leave_one_out_records(split, records)
+    # "E-mail" is already a synonym and the unknown "Mail addr" is already a confirmed text.
+    assert extra == [SynonymRecord("email", "Mail addr"), SynonymRecord("unknown", "Coupon code")]
+    store = ModelStore(tmp_path / "ms")
+    build_local_version(store, tiny.with_extra([("email", "Mail addr")]), "hash:64", HashEncoder(64))
+    matcher = Matcher(load_bundle(store.resolve("latest")))
+    own = next(i for i, r in enumerate(matcher.bundle.index.records) if r.synonym == "Mail addr")
+    calib = [("Mail addr", "email", None)]
+    [with_self], lex_with = calibration_examples(matcher, calib, [], np.zeros((0, 64)))
+    [loo], lex_loo = calibration_examples(matcher, calib, [], np.zeros((0, 64)),
+                                          {normalize("Mail addr"): own})
+    assert with_self.score == pytest.approx(1.0, abs=1e-4)  # it found itself
+    assert loo.score < 0.99  # scored against the other records only
+    assert lex_with == [(1.0, True)] and all(ratio < 1.0 for ratio, _ in lex_loo)
+
+
+@pytest.mark.parametrize("name", ["birth day date", "user_birth_date"])
+def test_per_key_thresholds_decide_acceptance_not_ranking(tmp_path: Path, tiny, name: str) -> None:  # type: ignore[no-untyped-def]
+    """A key with a very low calibrated threshold must not outrank a much closer key."""
+    store = ModelStore(tmp_path / "ms")
+    build_local_version(store, tiny, "hash:64", HashEncoder(64),
+                        thresholds=Thresholds(0.5, {"postal_code": 0.0}, 0.99))
+    d = Matcher(load_bundle(store.resolve("latest"))).classify([{"name": name}])[0]
+    pc = next(h.score for h in d.candidates if h.key == "postal_code")
+    assert pc - 0.0 > d.score - 0.5  # postal_code clears its threshold by more than the winner
+    assert (d.key, d.reason, d.threshold) == ("date_of_birth", "semantic", 0.5)

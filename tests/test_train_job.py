@@ -18,6 +18,7 @@ from semindex.bundle import load_bundle
 from semindex.config import JobConfig, load_job_config
 from semindex.matcher import Matcher
 from semindex.store import ARTIFACTS, ModelStore
+from semindex.text import normalize
 from semindex.training.pipeline import load_inputs, run, split_inputs
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,7 +75,17 @@ def test_build_index_then_feedback(store_dir: Path, ray_session: None,
     unknown_texts = [r["synonym"] for r in meta2["ids"] if r["key"] == "unknown"]
     known_unknowns = set(load_inputs(_cfg(store_dir, "build-index-feedback")).unknowns)
     assert unknown_texts and set(unknown_texts) <= known_unknowns
-    assert len(unknown_texts) < len(known_unknowns)  # the calibration/eval parts are held out
+    assert len(unknown_texts) < len(known_unknowns)  # the evaluation part is held out
+    # The calibration part is indexed too (scored leave-one-out); the evaluation part is not.
+    cfg2 = _cfg(store_dir, "build-index-feedback")
+    inputs2 = load_inputs(cfg2)
+    split = split_inputs(inputs2, cfg2)
+    indexed = {normalize(r["synonym"]) for r in meta2["ids"]}
+    assert second.counts["calibration texts indexed"] > 0
+    calib_texts = [q for q, _ in split.calib_confirmed] + split.calib_unknown
+    assert calib_texts and {normalize(t) for t in calib_texts} <= indexed
+    canonical_texts = {normalize(r.synonym) for r in inputs2.canonical.records()}
+    assert not {normalize(r.field["label"]) for r in split.eval_rows} & (indexed - canonical_texts)
     assert any(t in ("Gift card number", "Order notes", "Message", "Keep me signed in",
                      "Gutscheincode", "Preferred delivery time") for t in unknown_texts)
     matcher = Matcher(load_bundle(store.resolve(second.version or "")))

@@ -96,6 +96,8 @@ class Split:
     train_unknown: list[str]
     calib: list[Example | tuple[str, str | None, str | None]]
     eval_rows: list[LabelledRow]
+    calib_confirmed: list[tuple[str, str]] = field(default_factory=list)
+    calib_unknown: list[str] = field(default_factory=list)
 
 
 def split_inputs(inputs: Inputs, cfg: JobConfig) -> Split:
@@ -118,7 +120,20 @@ def split_inputs(inputs: Inputs, cfg: JobConfig) -> Split:
     eval_rows += inputs.eval_rows
     return Split([(r.query, r.matched_key) for r in train_fb if r.correct],
                  [(r.query, r.matched_key) for r in train_fb if not r.correct], train_unk, calib,
-                 eval_rows)
+                 eval_rows, [(r.query, r.matched_key) for r in calib_fb if r.correct], calib_unk)
+
+
+def leave_one_out_records(split: Split, records: list[SynonymRecord]) -> list[SynonymRecord]:
+    """The calibration split's confirmed texts and unknowns as extra index records (a text
+    already in ``records`` is not repeated: it stays what the synonyms or training say)."""
+    seen = {normalize(r.synonym) for r in records}
+    extra: list[SynonymRecord] = []
+    for query, key in split.calib_confirmed:
+        norm = normalize(query)
+        if norm and norm not in seen:
+            seen.add(norm)
+            extra.append(SynonymRecord(key, query.strip()))
+    return extra + unknown_records(split.calib_unknown, records + extra)
 
 
 def indexes_feedback(cfg: JobConfig) -> bool:
@@ -171,9 +186,16 @@ class Timer:
 
 
 def calibration_examples(matcher: Matcher, calib: list[Any], records: list[SynonymRecord],
-                         vectors: np.ndarray) -> tuple[list[Example], list[tuple[float, bool]]]:
+                         vectors: np.ndarray, own: dict[str, int] | None = None,
+                         ) -> tuple[list[Example], list[tuple[float, bool]]]:
+    """Scored examples for :func:`calibrate` and (ratio, right) pairs for the lexical cut.
+
+    ``own`` maps a normalised calibration text to its own index record (leave-one-out:
+    that record is ignored when the text is scored).
+    """
+    own = own or {}
     texts = [c[0] for c in calib]
-    hits = matcher.candidates(texts)
+    hits = matcher.candidates(texts, [own.get(normalize(t)) for t in texts])
     # A text whose nearest example is a known unknown is abstained on whatever the
     # thresholds are: it calibrates nothing.
     examples = [Example(h[0].key, h[0].score, exp, not_key)
@@ -181,7 +203,7 @@ def calibration_examples(matcher: Matcher, calib: list[Any], records: list[Synon
                 if h and h[0].key != UNKNOWN]
     lex_pairs = []
     for text, exp, not_key in calib:
-        key, ratio, _ = matcher.lexicon.best(text)
+        key, ratio, _ = matcher.lexicon.best(text, leave_out=normalize(text) in own)
         if key not in (None, UNKNOWN) and (exp is not None or not_key is None or key == not_key):
             lex_pairs.append((ratio, key == exp))
     if sum(e.expected is not None for e in examples) < 10 and len(records) > 1:
@@ -282,6 +304,11 @@ def run(cfg: JobConfig, *, ray_address: str | None = None,
             records += unknown_records(split.train_unknown, records)
         syn_texts = [r.synonym for r in records]
         syn_keys = [r.key for r in records]
+        # Indexed, never trained on: calibrated leave-one-out (see CalibrationConfig).
+        loo = (leave_one_out_records(split, records)
+               if indexes_feedback(cfg) and cfg.calibration.leave_one_out else [])
+        loo_texts = [r.synonym for r in loo]
+        summary.counts["calibration texts indexed"] = len(loo)
 
         stage("embed")
         with timer.step("embed (base model)"):
@@ -289,11 +316,13 @@ def run(cfg: JobConfig, *, ray_address: str | None = None,
                             if cfg.train.synonym_anchors else [])
             anchor_pairs += [(q, k) for q, k in split.train_confirmed
                              if normalize(q) not in {normalize(t) for t, _ in anchor_pairs}]
-            all_texts = syn_texts + [q for q, _ in anchor_pairs] + [q for q, _ in split.train_rejected]
+            all_texts = (syn_texts + [q for q, _ in anchor_pairs]
+                         + [q for q, _ in split.train_rejected] + loo_texts)
             vecs, stats = embed(all_texts, inputs.model_path)
             summary.embed_stats["base"] = stats.__dict__
         n_syn, n_anchor = len(syn_texts), len(anchor_pairs)
         syn_vecs = vecs[:n_syn]
+        base_loo_vecs = vecs[len(vecs) - len(loo):]
 
         model_dir = staging / "model"
         if cfg.mode == "full-train":
@@ -301,7 +330,7 @@ def run(cfg: JobConfig, *, ray_address: str | None = None,
             with timer.step("triplets"):
                 triplets = build_triplets(
                     syn_texts, syn_keys, syn_vecs, anchor_pairs, vecs[n_syn:n_syn + n_anchor],
-                    split.train_rejected, vecs[n_syn + n_anchor:],
+                    split.train_rejected, vecs[n_syn + n_anchor:len(vecs) - len(loo)],
                     {normalize(q): k for q, k in split.train_confirmed},
                     n_negatives=cfg.train.hard_negatives)
                 train_t, val_t = split_by_group(triplets, lambda t: normalize(t.anchor),
@@ -329,7 +358,8 @@ def run(cfg: JobConfig, *, ray_address: str | None = None,
 
         stage("index")
         with timer.step("embed (final model)"):
-            final_vecs, stats = embed(syn_texts, model_path)
+            final_all, stats = embed(syn_texts + loo_texts, model_path)
+            final_vecs = final_all[:n_syn]
             summary.embed_stats["final"] = stats.__dict__
         held_out = [(c[0], c[1]) for c in split.calib if isinstance(c, tuple) and c[1] is not None]
         if cfg.mode == "full-train" and len(held_out) >= cfg.train.min_selection_examples:
@@ -347,8 +377,10 @@ def run(cfg: JobConfig, *, ray_address: str | None = None,
                 if choice.kept == "base":
                     shutil.rmtree(model_dir)
                     copy_model(inputs.model_path, model_dir)
-                    final_vecs = syn_vecs
-        write_embeddings(staging / "embeddings.parquet", syn_keys, syn_texts, final_vecs)
+                    final_all = np.concatenate([syn_vecs, base_loo_vecs])
+        index_records = records + loo
+        write_embeddings(staging / "embeddings.parquet", [r.key for r in index_records],
+                         [r.synonym for r in index_records], final_all)
         if cfg.onnx_int8 and not model_path.startswith("hash:"):
             with timer.step("export ONNX int8"):
                 from semindex.onnx_encoder import ONNX_DIR, export_int8
@@ -362,7 +394,7 @@ def run(cfg: JobConfig, *, ray_address: str | None = None,
             provisional = Thresholds(cal.default_threshold, {}, cal.lexical_threshold)
             metrics: dict[str, Any] = {}
             manifest = _manifest(cfg, inputs, parent, name)
-            index = write_version(staging, records=records, vectors=final_vecs,
+            index = write_version(staging, records=index_records, vectors=final_all,
                                   thresholds=provisional, hints=inputs.hints, metrics=metrics,
                                   manifest=manifest, index_exact_max=cfg.index_exact_max)
 
@@ -370,7 +402,9 @@ def run(cfg: JobConfig, *, ray_address: str | None = None,
         with timer.step("calibrate"):
             bundle = load_bundle(staging, encoder=encoder)
             matcher = Matcher(bundle)
-            examples, lex_pairs = calibration_examples(matcher, split.calib, records, final_vecs)
+            own = {normalize(r.synonym): len(records) + i for i, r in enumerate(loo)}
+            examples, lex_pairs = calibration_examples(matcher, split.calib, index_records,
+                                                       final_all, own)
             lex_t, lex_fig = calibrate_lexical(lex_pairs, default=cal.lexical_threshold)
             thresholds = calibrate(examples, precision_floor=cal.precision_floor,
                                    min_key_examples=cal.min_key_examples,
