@@ -19,7 +19,7 @@ import sys
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never call the hub from model-card code
 
-from semindex.config import load_job_config
+from semindex.config import load_job_config, parse_overrides
 from semindex.errors import SemindexError
 
 
@@ -38,12 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     overrides: dict[str, str] = {"mode": args.mode, "model_store": args.model_store,
                                  "base_model": args.base_model, "gate.min_accuracy": args.min_accuracy}
-    for item in args.set:
-        if "=" not in item:
-            parser.error(f"--set {item!r}: expected KEY=VALUE")
-        key, value = item.split("=", 1)
-        overrides[key.strip()] = value.strip()
     try:
+        overrides.update(parse_overrides(args.set))
         cfg = load_job_config(args.config, overrides=overrides, environ=os.environ)
         from semindex.training.pipeline import run
 

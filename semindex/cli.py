@@ -14,6 +14,7 @@ import os
 import sys
 from typing import Any
 
+from semindex.config import parse_overrides
 from semindex.errors import SemindexError
 
 
@@ -54,7 +55,8 @@ def _evaluate(args: argparse.Namespace) -> int:
             raise SemindexError("evaluate loop: --canonical is required")
         result = feedback_loop(args.eval, args.canonical, hints=args.hints, store_root=args.store,
                                base_model=args.base_model, folds=args.folds, epochs=args.epochs,
-                               text_mode=args.text_mode, seed=args.seed)
+                               text_mode=args.text_mode, seed=args.seed,
+                               overrides=parse_overrides(args.set))
     else:
         result = evaluate_version(args.store, args.version, args.eval, canonical=args.canonical,
                                   hints=args.hints, encoder_kind=args.encoder)
@@ -91,6 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--epochs", type=int, default=3)
     e.add_argument("--text-mode", choices=["rich", "precedence"], default="rich")
     e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="loop: override a training config field, e.g. --set calibration.precision_floor=0.95")
     e.add_argument("--json", action="store_true")
     e.set_defaults(func=_evaluate)
     return parser

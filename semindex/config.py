@@ -123,6 +123,17 @@ ENV_OVERRIDES = {
 }
 
 
+def parse_overrides(items: list[str]) -> dict[str, str]:
+    """``--set section.field=value`` items as an overrides mapping for :func:`load_job_config`."""
+    out: dict[str, str] = {}
+    for item in items:
+        if "=" not in item:
+            raise ConfigError(f"--set {item!r}: expected KEY=VALUE")
+        key, value = item.split("=", 1)
+        out[key.strip()] = value.strip()
+    return out
+
+
 def _set(tree: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
     node = tree
     for part in path[:-1]:

@@ -127,8 +127,11 @@ def seed_baseline(bundle: Bundle, canonical: Canonical, feedback_csv: Path,
 def feedback_loop(eval_path: str, canonical: str, *, hints: str | None = None,
                   store_root: str | None = None, base_model: str = "packaged:all-MiniLM-L6-v2",
                   folds: int = 2, epochs: int = 3, text_mode: str = "rich", seed: int = 0,
-                  fold_b_index: int = 1) -> dict[str, Any]:
-    """Zero-shot vs after-the-loop on a held-out fold, plus the seed-design baseline."""
+                  fold_b_index: int = 1, overrides: dict[str, str] | None = None) -> dict[str, Any]:
+    """Zero-shot vs after-the-loop on a held-out fold, plus the seed-design baseline.
+
+    ``overrides`` (``section.field`` -> value) change the training config of both runs.
+    """
     from semindex.training.pipeline import run
 
     rows = load_eval_rows(eval_path)
@@ -137,11 +140,12 @@ def feedback_loop(eval_path: str, canonical: str, *, hints: str | None = None,
     fold_a = [r for i, p in enumerate(parts) if i != fold_b_index % folds for r in p]
     canon = load_canonical(canonical)
     work = Path(store_root or tempfile.mkdtemp(prefix="semindex-loop-"))
-    overrides = {"model_store": str(work / "model_store"), "base_model": base_model,
-                 "text_mode": text_mode, "data.canonical": canonical, "data.hints": hints,
-                 "data.unknowns": None, "data.eval_file": None, "gate.min_accuracy": "0",
-                 "train.epochs": str(epochs)}
-    cfg: JobConfig = load_job_config(None, overrides={**overrides, "mode": "build-index",
+    settings: dict[str, Any] = {
+        "model_store": str(work / "model_store"), "base_model": base_model, "text_mode": text_mode,
+        "data.canonical": canonical, "data.hints": hints, "data.unknowns": None,
+        "data.eval_file": None, "gate.min_accuracy": "0", "train.epochs": str(epochs),
+        **(overrides or {})}
+    cfg: JobConfig = load_job_config(None, overrides={**settings, "mode": "build-index",
                                                       "data.feedback": None}, environ={})
     cfg = cfg.model_copy(update={"data": cfg.data.model_copy(update={"hints": hints, "unknowns": None,
                                                                      "feedback": None})})
@@ -156,7 +160,9 @@ def feedback_loop(eval_path: str, canonical: str, *, hints: str | None = None,
     full_cfg = cfg.model_copy(update={
         "mode": "full-train",
         "data": cfg.data.model_copy(update={"feedback": str(feedback_csv)}),
-        "split": cfg.split.model_copy(update={"calibration_fraction": 0.3, "eval_fraction": 0.0})})
+        "split": cfg.split.model_copy(update={
+            k: v for k, v in (("calibration_fraction", 0.3), ("eval_fraction", 0.0))
+            if f"split.{k}" not in (overrides or {})})})
     trained = run(full_cfg)
     tuned = load_bundle(store.resolve(trained.version or ""))
     after = score(predict(Matcher(tuned), fold_b), expected_b)
