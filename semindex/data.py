@@ -66,17 +66,23 @@ class Canonical:
         return Canonical(merged, self.source)
 
 
-def unknown_records(texts: Iterable[str], existing: Sequence[SynonymRecord]) -> list[SynonymRecord]:
-    """Known-unknown examples as index records under :data:`UNKNOWN` (deduplicated; a text
-    that is already a synonym of a key stays that key's)."""
+def new_records(pairs: Iterable[tuple[str, str]], existing: Sequence[SynonymRecord]) -> list[SynonymRecord]:
+    """``(key, text)`` pairs as index records, skipping texts already indexed (by normalised
+    text, under any key: a text stays what it already is) and repeats."""
     seen = {normalize(r.synonym) for r in existing}
     out = []
-    for text in texts:
+    for key, text in pairs:
         norm = normalize(text)
         if norm and norm not in seen:
             seen.add(norm)
-            out.append(SynonymRecord(UNKNOWN, text.strip()))
+            out.append(SynonymRecord(key, text.strip()))
     return out
+
+
+def unknown_records(texts: Iterable[str], existing: Sequence[SynonymRecord]) -> list[SynonymRecord]:
+    """Known-unknown examples as index records under :data:`UNKNOWN` (deduplicated; a text
+    that is already a synonym of a key stays that key's)."""
+    return new_records(((UNKNOWN, t) for t in texts), existing)
 
 
 def parse_canonical(obj: Any, source: str = "<memory>") -> Canonical:

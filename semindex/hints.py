@@ -18,6 +18,7 @@ A hints file (JSON, conventionally ``<canonical>.hints.json``) maps HTML evidenc
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,7 +72,7 @@ class Hints:
             return None
         return self.types.get(html_type.lower())
 
-    def admitted(self, fld: dict[str, Any] | Any, keys: list[str]) -> list[str] | None:
+    def admitted(self, fld: Mapping[str, Any], keys: list[str]) -> list[str] | None:
         """The keys a field can be after its declared evidence (type, inputmode, maxlength),
         or None when nothing it declares narrows them."""
         allowed: set[str] | None = None

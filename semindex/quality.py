@@ -144,6 +144,8 @@ def feedback_loop(eval_path: str, canonical: str, *, hints: str | None = None,
         "model_store": str(work / "model_store"), "base_model": base_model, "text_mode": text_mode,
         "data.canonical": canonical, "data.hints": hints, "data.unknowns": None,
         "data.eval_file": None, "gate.min_accuracy": "0", "train.epochs": str(epochs),
+        # fold A's feedback: 30 % calibrates; fold B, not a split of A, is the evaluation
+        "split.calibration_fraction": "0.3", "split.eval_fraction": "0",
         **(overrides or {})}
     cfg: JobConfig = load_job_config(None, overrides={**settings, "mode": "build-index",
                                                       "data.feedback": None}, environ={})
@@ -159,10 +161,7 @@ def feedback_loop(eval_path: str, canonical: str, *, hints: str | None = None,
     n_feedback = reviewer_feedback(Matcher(zero_bundle), fold_a, feedback_csv)
     full_cfg = cfg.model_copy(update={
         "mode": "full-train",
-        "data": cfg.data.model_copy(update={"feedback": str(feedback_csv)}),
-        "split": cfg.split.model_copy(update={
-            k: v for k, v in (("calibration_fraction", 0.3), ("eval_fraction", 0.0))
-            if f"split.{k}" not in (overrides or {})})})
+        "data": cfg.data.model_copy(update={"feedback": str(feedback_csv)})})
     trained = run(full_cfg)
     tuned = load_bundle(store.resolve(trained.version or ""))
     after = score(predict(Matcher(tuned), fold_b), expected_b)

@@ -41,6 +41,7 @@ from semindex.data import (
     load_eval_rows,
     load_feedback,
     load_unknowns,
+    new_records,
     unknown_records,
 )
 from semindex.encoder import (
@@ -126,13 +127,7 @@ def split_inputs(inputs: Inputs, cfg: JobConfig) -> Split:
 def leave_one_out_records(split: Split, records: list[SynonymRecord]) -> list[SynonymRecord]:
     """The calibration split's confirmed texts and unknowns as extra index records (a text
     already in ``records`` is not repeated: it stays what the synonyms or training say)."""
-    seen = {normalize(r.synonym) for r in records}
-    extra: list[SynonymRecord] = []
-    for query, key in split.calib_confirmed:
-        norm = normalize(query)
-        if norm and norm not in seen:
-            seen.add(norm)
-            extra.append(SynonymRecord(key, query.strip()))
+    extra = new_records(((k, q) for q, k in split.calib_confirmed), records)
     return extra + unknown_records(split.calib_unknown, records + extra)
 
 
@@ -320,17 +315,17 @@ def run(cfg: JobConfig, *, ray_address: str | None = None,
                          + [q for q, _ in split.train_rejected] + loo_texts)
             vecs, stats = embed(all_texts, inputs.model_path)
             summary.embed_stats["base"] = stats.__dict__
-        n_syn, n_anchor = len(syn_texts), len(anchor_pairs)
-        syn_vecs = vecs[:n_syn]
-        base_loo_vecs = vecs[len(vecs) - len(loo):]
+        n_syn = len(syn_texts)
+        syn_vecs, anchor_vecs, rejected_vecs, base_loo_vecs = np.split(
+            vecs, np.cumsum([n_syn, len(anchor_pairs), len(split.train_rejected)]))
 
         model_dir = staging / "model"
         if cfg.mode == "full-train":
             stage("triplets")
             with timer.step("triplets"):
                 triplets = build_triplets(
-                    syn_texts, syn_keys, syn_vecs, anchor_pairs, vecs[n_syn:n_syn + n_anchor],
-                    split.train_rejected, vecs[n_syn + n_anchor:len(vecs) - len(loo)],
+                    syn_texts, syn_keys, syn_vecs, anchor_pairs, anchor_vecs,
+                    split.train_rejected, rejected_vecs,
                     {normalize(q): k for q, k in split.train_confirmed},
                     n_negatives=cfg.train.hard_negatives)
                 train_t, val_t = split_by_group(triplets, lambda t: normalize(t.anchor),
