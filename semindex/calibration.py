@@ -123,11 +123,20 @@ def calibrate_lexical(pairs: list[tuple[float, bool]], precision_floor: float = 
                       default: float = 0.92) -> tuple[float, dict[str, Any]]:
     """The lowest fuzzy-match ratio whose accepted matches meet ``precision_floor``.
 
-    ``pairs`` are (best lexical ratio, whether that lexical key was right).
+    ``pairs`` are (best lexical ratio, whether that lexical key was right). When no ratio
+    meets the floor, only exact matches short-circuit (the grid's top): reviewed texts
+    that a near-identical wording got wrong say the fuzzy cut is not to be trusted. With
+    no pairs at all the ``default`` stays.
     """
+    if not pairs:
+        return default, {"threshold": default, "n": 0, "note": "no lexical evidence"}
     for t in grid:
         hits = [ok for ratio, ok in pairs if ratio >= t]
         if hits and sum(hits) / len(hits) >= precision_floor:
             return float(t), {"threshold": float(t), "precision": sum(hits) / len(hits),
                               "accepted": len(hits), "n": len(pairs)}
-    return default, {"threshold": default, "n": len(pairs), "note": "no grid value met the floor"}
+    top = float(grid[-1])
+    hits = [ok for ratio, ok in pairs if ratio >= top]
+    return top, {"threshold": top, "precision": sum(hits) / len(hits) if hits else float("nan"),
+                 "accepted": len(hits), "n": len(pairs),
+                 "note": "no ratio met the floor: exact matches only"}

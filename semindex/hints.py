@@ -9,6 +9,7 @@ A hints file (JSON, conventionally ``<canonical>.hints.json``) maps HTML evidenc
       "inputmode": {"email": ["email", "username"], "tel": ["phone"], ...},
       "min_length": {"email": 5, ...},
       "options": {"country": ["germany", "france", ...], "gender": ["male", "female"]},
+      "values": {"postal_code": ["10115", "94103-1234", "SW1A 1AA"], ...},
       "repeatable": ["password", "address_line2"],
       "context_rules": [{"form_kind": "login", "field_type": "email", "key": "username"}],
       "form_kinds": {"login": ["log in", "sign in"], "signup": ["register", "sign up"]}
@@ -17,14 +18,20 @@ A hints file (JSON, conventionally ``<canonical>.hints.json``) maps HTML evidenc
 
 from __future__ import annotations
 
+import functools
 import json
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import regex
+
 from semindex.errors import DataError
 from semindex.text import normalize
+
+log = logging.getLogger(__name__)
 
 # Autofill detail tokens that only qualify the field (section-*, shipping, billing, ...).
 _QUALIFIERS = ("shipping", "billing", "home", "work", "mobile", "fax", "pager", "webauthn")
@@ -45,12 +52,15 @@ class Hints:
     min_length: dict[str, int] = field(default_factory=dict)
     #: Option vocabularies: a ``<select>`` whose options are mostly one key's is that key.
     options: dict[str, frozenset[str]] = field(default_factory=dict)
+    #: Sample values per key: a field's ``pattern`` admits the keys whose samples it accepts.
+    values: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {"autocomplete": self.autocomplete, "types": self.types,
                 "type_means": self.type_means, "inputmode": self.inputmode,
                 "min_length": self.min_length,
                 "options": {k: sorted(v) for k, v in self.options.items()},
+                "values": {k: list(v) for k, v in self.values.items()},
                 "repeatable": sorted(self.repeatable),
                 "context_rules": list(self.context_rules), "form_kinds": self.form_kinds}
 
@@ -73,19 +83,46 @@ class Hints:
         return self.types.get(html_type.lower())
 
     def admitted(self, fld: Mapping[str, Any], keys: list[str]) -> list[str] | None:
-        """The keys a field can be after its declared evidence (type, inputmode, maxlength),
-        or None when nothing it declares narrows them."""
+        """The keys a field can be after its declared evidence (type, inputmode, pattern,
+        maxlength), or None when nothing it declares narrows them."""
         allowed: set[str] | None = None
         for table, attr in ((self.types, "type"), (self.inputmode, "inputmode")):
             value = str(fld.get(attr) or "").lower()
             if value in table:
                 allowed = set(table[value]) if allowed is None else allowed & set(table[value])
+        pattern = fld.get("pattern")
+        if isinstance(pattern, str) and pattern:
+            by_pattern = self.pattern_keys(pattern, keys)
+            if by_pattern is not None:
+                allowed = by_pattern if allowed is None else allowed & by_pattern
         maxlength = fld.get("maxlength")
         if isinstance(maxlength, int) and not isinstance(maxlength, bool) and maxlength > 0:
             short = {k for k, n in self.min_length.items() if maxlength < n}
             if short:
                 allowed = (set(keys) if allowed is None else allowed) - short
         return None if allowed is None else [k for k in keys if k in allowed]
+
+    def pattern_keys(self, pattern: str, keys: list[str]) -> set[str] | None:
+        """The keys an HTML ``pattern`` admits: those with a sample value (``values``, or an
+        ``options`` word) that the whole pattern accepts, plus the keys without samples.
+
+        None when the pattern says nothing: it accepts no sample at all (a format the
+        samples do not cover) or cannot be read (it is checked with a time limit, as any
+        client-supplied regular expression must be).
+        """
+        samples = {k: self.values.get(k, ()) + tuple(self.options.get(k, ())) for k in keys}
+        if not any(samples.values()):
+            return None
+        try:
+            compiled = _compile(pattern)
+            accepted = {k for k, vals in samples.items()
+                        if any(compiled.fullmatch(v, timeout=_PATTERN_TIMEOUT_S) for v in vals)}
+        except (regex.error, TimeoutError) as exc:
+            log.debug("pattern %r ignored: %s", pattern, exc)
+            return None
+        if not accepted:
+            return None
+        return accepted | {k for k, vals in samples.items() if not vals}
 
     def options_key(self, options: Any, min_share: float = 0.6) -> tuple[str, float] | None:
         """The key whose vocabulary holds most of a select's options (at least ``min_share``
@@ -120,6 +157,18 @@ class Hints:
         return None
 
 
+_PATTERN_TIMEOUT_S = 0.05
+_MAX_PATTERN_CHARS = 500
+
+
+@functools.lru_cache(maxsize=1024)
+def _compile(pattern: str) -> regex.Pattern[str]:
+    """An HTML ``pattern`` as a regular expression (HTML anchors it: the whole value)."""
+    if len(pattern) > _MAX_PATTERN_CHARS:
+        raise regex.error(f"longer than {_MAX_PATTERN_CHARS} characters")
+    return regex.compile(f"(?:{pattern})")
+
+
 def parse_hints(obj: Any, source: str, keys: list[str] | None = None) -> Hints:
     if not isinstance(obj, dict):
         raise DataError(f"{source}: hints must be a JSON object")
@@ -132,7 +181,8 @@ def parse_hints(obj: Any, source: str, keys: list[str] | None = None) -> Hints:
 
     ac = obj.get("autocomplete", {})
     means = obj.get("type_means", {})
-    objects = ("autocomplete", "types", "type_means", "inputmode", "min_length", "options")
+    objects = ("autocomplete", "types", "type_means", "inputmode", "min_length", "options",
+               "values")
     if any(not isinstance(obj.get(name, {}), dict) for name in objects):
         raise DataError(f"{source}: {', '.join(repr(n) for n in objects)} must be objects")
     autocomplete = {str(t).lower(): check_key(k, f"autocomplete.{t}") for t, k in ac.items()}
@@ -155,6 +205,11 @@ def parse_hints(obj: Any, source: str, keys: list[str] | None = None) -> Hints:
         if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
             raise DataError(f"{source}: options.{k} must be a list of strings")
         options[check_key(k, "options")] = frozenset(normalize(w) for w in words if normalize(w))
+    values: dict[str, tuple[str, ...]] = {}
+    for k, vals in obj.get("values", {}).items():
+        if not isinstance(vals, list) or not all(isinstance(v, str) and v for v in vals):
+            raise DataError(f"{source}: values.{k} must be a list of non-empty strings")
+        values[check_key(k, "values")] = tuple(vals)
     repeatable = frozenset(check_key(k, "repeatable") for k in obj.get("repeatable", []))
     rules = []
     for i, rule in enumerate(obj.get("context_rules", [])):
@@ -168,7 +223,7 @@ def parse_hints(obj: Any, source: str, keys: list[str] | None = None) -> Hints:
     return Hints(autocomplete, type_map, repeatable, tuple(rules),
                  {str(k): [str(c).lower() for c in v] for k, v in kinds.items()},
                  {str(t).lower(): check_key(k, f"type_means.{t}") for t, k in means.items()},
-                 key_lists("inputmode"), min_length, options)
+                 key_lists("inputmode"), min_length, options, values)
 
 
 def load_hints(path: str | Path | None, keys: list[str] | None = None) -> Hints:

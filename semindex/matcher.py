@@ -3,8 +3,8 @@
 Per field, in order of strength: the ``autocomplete`` attribute (declared evidence),
 the field's ``type`` (a declared type admits only its keys: a checkbox holds no name; a
 few types decide the key outright: a password input is a password), the options of a
-``<select>`` (mostly country names: country), ``inputmode`` and ``maxlength`` (which
-narrow the keys as ``type`` does), a
+``<select>`` (mostly country names: country), ``inputmode``, ``pattern`` (tested against
+sample values of each key) and ``maxlength``, which narrow the keys as ``type`` does, a
 lexical match of the field's main text against the synonym table, then the semantic
 match (FAISS, max over synonyms and confirmed examples) against a threshold that is
 calibrated per key and adjusted by what the field says about itself (required, generic
@@ -30,6 +30,10 @@ from semindex.text import field_text, is_generic, normalize
 # near-ties, they do not overrule a clear semantic score.
 REQUIRED_BONUS = -0.02
 TYPE_AGREES = -0.10
+# A declared type agrees strongly only when it narrows the field to this many keys (email,
+# tel, date); a select or radio admits many and says little about which one. Measured on
+# the forms loop: the nudge on selects let unrelated selects through as date_of_birth.
+STRONG_TYPE_KEYS = 2
 GENERIC_PENALTY = 0.10
 
 
@@ -113,7 +117,7 @@ class Matcher:
             t += REQUIRED_BONUS
             why.append("required")
         allowed = self.bundle.hints.keys_for_type(str(fld.get("type") or ""))
-        if allowed is not None and key in allowed:
+        if allowed is not None and key in allowed and len(allowed) <= STRONG_TYPE_KEYS:
             t += TYPE_AGREES
             why.append(f"type={fld.get('type')} agrees")
         if is_generic(main_text(fld) or text):
@@ -199,8 +203,9 @@ class Matcher:
             return Decision(sel, text, None, 0.0, 0.0, 0.0, None, "no_text", False, None, [], hits)
         if allowed is not None and not allowed:
             return Decision(sel, text, None, 0.0, 0.0, 0.0, None, "type", False, None,
-                            [f"type={ftype} inputmode={fld.get('inputmode')} maxlength="
-                             f"{fld.get('maxlength')} admit none of the keys"], hits)
+                            [f"type={ftype} inputmode={fld.get('inputmode')} pattern="
+                             f"{fld.get('pattern')} maxlength={fld.get('maxlength')} admit none "
+                             "of the keys"], hits)
         lex_key, ratio, lex_syn = self.lexicon.best(main_text(fld) or text)
         if (lex_key is not None and ratio >= self.bundle.thresholds.lexical
                 and (allowed is None or lex_key in allowed or lex_key == UNKNOWN)):

@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 TextMode = Literal["precedence", "rich"]
 
+PART_SEPARATOR = " | "
+
 #: Attributes that can carry a field's text, in the seed's precedence order.
 TEXT_ATTRIBUTES: tuple[str, ...] = ("label", "placeholder", "name", "id")
 
@@ -79,4 +81,10 @@ def field_text(field: Mapping[str, Any], mode: TextMode = "rich") -> str:
             return text
         if text and normalize(text) not in {normalize(p) for p in parts}:
             parts.append(text)
-    return " | ".join(parts)
+    return PART_SEPARATOR.join(parts)
+
+
+def main_part(text: str) -> str:
+    """The strongest attribute of a rich field text (what ``precedence`` mode gives for the
+    same field): the lexical short-circuit compares this part, so its calibration must too."""
+    return text.split(PART_SEPARATOR, 1)[0]

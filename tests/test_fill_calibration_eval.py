@@ -87,6 +87,15 @@ def test_calibrate_lexical() -> None:
     assert t == pytest.approx(0.92) and fig["precision"] == 1.0
 
 
+def test_calibrate_lexical_falls_back_to_exact_matches() -> None:
+    # No ratio reaches the floor: only exact matches may short-circuit.
+    pairs = [(1.0, True), (1.0, True), (1.0, False), (0.95, False), (0.9, True)]
+    t, fig = calibrate_lexical(pairs, precision_floor=0.99)
+    assert t == 1.0 and fig["accepted"] == 3 and fig["precision"] == pytest.approx(2 / 3)
+    assert "exact matches only" in fig["note"]
+    assert calibrate_lexical([], default=0.93)[0] == pytest.approx(0.93)  # nothing to go on
+
+
 def test_score() -> None:
     m = score(["a", None, "b", "a", None], ["a", None, "a", None, "b"])
     assert m["accuracy"] == pytest.approx(2 / 5)  # the correct abstention counts

@@ -22,15 +22,55 @@ def matcher(tmp_path: Path, tiny, sample_hints: Hints) -> Matcher:  # type: igno
     hints = parse_hints({**sample_hints.to_json(), "autocomplete": {
         k: v for k, v in sample_hints.autocomplete.items() if v in tiny.synonyms}, "types": {
         "email": ["email", "username"], "password": ["password"], "date": ["date_of_birth"],
-        "checkbox": []}, "type_means": {"password": "password"},
+        "select": ["date_of_birth", "postal_code", "email"], "checkbox": []},
+        "type_means": {"password": "password"},
         "inputmode": {"email": ["email", "username"], "numeric": ["postal_code", "date_of_birth"]},
         "min_length": {"email": 5, "username": 3},
         "options": {"postal_code": ["10115", "75001", "SW1A 1AA"]},
+        "values": {"last_name": ["Doe", "García"], "email": ["jane@example.com"]},
         "repeatable": ["password"]}, "hints", None)
     store = ModelStore(tmp_path / "ms")
     build_local_version(store, tiny, "hash:64", HashEncoder(64),
                         thresholds=Thresholds(0.5, {"postal_code": 0.45}, 0.9), hints=hints)
     return Matcher(load_bundle(store.resolve("latest")))
+
+
+@pytest.mark.parametrize(("pattern", "admitted"), [
+    (r"[0-9]{5}", {"postal_code"}),             # only the postal samples are five digits
+    (r"\d{5}(-\d{4})?", {"postal_code"}),
+    (r"[^@]+@[^@]+\.[a-z]{2,}", {"email"}),
+    (r"\d{3}-\d{3}-\d{4}", {"phone"}),
+    (r"https?://.+", {"website"}),
+    (r"[0-9]{2}/[0-9]{2}/[0-9]{4}", {"date_of_birth"}),
+    (r"[0-9]*", {"postal_code", "phone", "date_of_birth"}),
+    (r"\p{L}+", {"first_name", "last_name", "middle_name", "city", "username", "company",
+                 "country", "state", "gender"}),   # letters only: no digits, no spaces
+    (r"(", None),                               # unreadable: says nothing
+    (r"[a-z]{40}", None),                       # accepts no sample: says nothing
+])
+def test_pattern_admits_keys_whose_samples_it_accepts(sample_hints: Hints, pattern: str,
+                                                      admitted: set[str] | None) -> None:
+    from semindex.data import load_canonical
+
+    keys = load_canonical("data/sample/canonical.json").keys
+    got = sample_hints.pattern_keys(pattern, keys)
+    assert got == admitted
+    fld = {"label": "x", "pattern": pattern, "type": "text"}
+    assert sample_hints.admitted(fld, keys) == (None if admitted is None else
+                                                [k for k in keys if k in admitted])
+
+
+@pytest.mark.parametrize(("field", "lexical"), [
+    ({"label": "Surname"}, True),
+    ({"label": "Surname", "pattern": "[A-Za-z]+"}, True),     # the pattern admits a name
+    ({"label": "Surname", "pattern": "[0-9]{5}"}, False),     # ... this one does not
+    ({"label": "Surname", "pattern": "(unclosed"}, True),     # unreadable: ignored
+])
+def test_pattern_narrows_the_keys(matcher: Matcher, field: dict[str, Any], lexical: bool) -> None:
+    d = matcher.classify([field])[0]
+    assert ((d.key, d.reason) == ("last_name", "lexical")) is lexical
+    if not lexical:
+        assert d.key != "last_name" and d.reason != "lexical"
 
 
 @pytest.mark.parametrize(("field", "key", "reason"), [
@@ -69,6 +109,7 @@ def test_decision_carries_explanation(matcher: Matcher) -> None:
     ({"label": "Birth date", "required": True}, -0.02),
     ({"label": "Birth date", "type": "date"}, -0.10),       # the type agrees with the key
     ({"label": "Birth date", "type": "number"}, 0.0),       # an undeclared type says nothing
+    ({"label": "Birth date", "type": "select"}, 0.0),       # admits three keys: says little
 ])
 def test_dynamic_threshold(matcher: Matcher, field: dict[str, Any], delta: float) -> None:
     t, _ = matcher.threshold_for("date_of_birth", field, "Birth date")
@@ -163,6 +204,8 @@ def test_known_unknown_examples_make_the_field_abstain(tmp_path: Path, tiny) -> 
     ({"type_means": ["password"]}, "must be objects"),
     ({"types": {"email": "email"}}, "types.email must be a list of keys"),
     ({"context_rules": [{"key": "email"}]}, r"context_rules\[0\] needs 'form_kind' and 'key'"),
+    ({"values": {"email": "a@b.c"}}, "values.email must be a list of non-empty strings"),
+    ({"values": {"nope": ["x"]}}, "values: 'nope' is not a canonical key"),
 ])
 def test_hints_validation_names_file_and_entry(obj: dict[str, Any], message: str) -> None:
     from semindex.errors import DataError
@@ -213,3 +256,14 @@ def test_per_key_thresholds_decide_acceptance_not_ranking(tmp_path: Path, tiny, 
     pc = next(h.score for h in d.candidates if h.key == "postal_code")
     assert pc - 0.0 > d.score - 0.5  # postal_code clears its threshold by more than the winner
     assert (d.key, d.reason, d.threshold) == ("date_of_birth", "semantic", 0.5)
+
+
+def test_lexical_calibration_compares_the_main_part(matcher: Matcher) -> None:
+    """The lexical step reads a field's main text, so calibration scores that part of a
+    reviewed text: "Surname | login" was a username, and "Surname" alone is last_name."""
+    from semindex.training.pipeline import calibration_examples
+
+    _, lex = calibration_examples(matcher, [("Surname | user login", "username", None)], [],
+                                  np.zeros((0, 64)))
+    assert lex == [(1.0, False)]
+    assert matcher.classify([{"label": "Surname", "name": "user_login"}])[0].reason == "lexical"

@@ -289,6 +289,8 @@ def test_reload_default_is_latest(service: Service) -> None:
 
 
 def test_signup_and_login_forms_use_context_and_evidence(service: Service) -> None:
+    service.store.promote(service.v["b"])  # the version (threshold 0.5) this test is written for
+    assert _reload(service, None).status_code == 200
     signup = {"form": {"title": "Create your account", "submit": "Register"}, "fields": [
         {"selector": "#a", "label": "Email", "type": "email", "autocomplete": "email"},
         {"selector": "#b", "label": "Choose a username", "name": "user"},
@@ -299,13 +301,17 @@ def test_signup_and_login_forms_use_context_and_evidence(service: Service) -> No
         {"selector": "#g", "label": "Send me the newsletter by email", "type": "checkbox"},
         {"selector": "#h", "label": "Hasło (powtórz)", "type": "password"},
         {"selector": "#i", "label": "Bitte wählen", "type": "select",
-         "options": [{"label": "Bitte wählen", "value": ""}, "Deutschland", "Österreich", "Schweiz"]}]}
+         "options": [{"label": "Bitte wählen", "value": ""}, "Deutschland", "Österreich", "Schweiz"]},
+        {"selector": "#j", "label": "Surname", "pattern": "[0-9]{5}"},  # five digits: no name
+        {"selector": "#k", "label": "Surname", "pattern": "[A-Za-z' -]+"}]}
     out = service.post("/ml/classify", signup).json()
     got = {m["selector"]: (m["key"], m["reason"]) for m in out["matches"]}
     rejected = {m["selector"]: m for m in out["rejected"]}
     assert rejected["#g"]["reason"] == "type" and "checkbox" in rejected["#g"]["evidence"][0]
     assert got["#h"] == ("password", "type")  # a password input is a password in any language
     assert got["#i"] == ("country", "options")  # the options say what the select is
+    assert got["#k"] == ("last_name", "lexical")  # a pattern that admits a name ...
+    assert "#j" not in got and rejected["#j"]["key"] != "last_name"  # ... and one that does not
     assert got["#a"] == ("email", "autocomplete") and got["#b"][0] == "username"
     assert got["#c"] == ("password", "autocomplete") and got["#d"][0] == "password"
     assert got["#e"] == ("first_name", "autocomplete") and got["#f"] == ("postal_code", "autocomplete")

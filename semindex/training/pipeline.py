@@ -58,7 +58,7 @@ from semindex.matcher import Matcher
 from semindex.quality import predict
 from semindex.remote_store import open_store
 from semindex.splits import split_by_group
-from semindex.text import normalize
+from semindex.text import main_part, normalize
 from semindex.training.embedding import EmbedStats, embed_texts, write_embeddings
 from semindex.training.triplets import build_triplets
 
@@ -198,7 +198,9 @@ def calibration_examples(matcher: Matcher, calib: list[Any], records: list[Synon
                 if h and h[0].key != UNKNOWN]
     lex_pairs = []
     for text, exp, not_key in calib:
-        key, ratio, _ = matcher.lexicon.best(text, leave_out=normalize(text) in own)
+        # The matcher's lexical step compares the field's main text, not the joined text.
+        main = main_part(text)
+        key, ratio, _ = matcher.lexicon.best(main, leave_out=normalize(main) in own)
         if key not in (None, UNKNOWN) and (exp is not None or not_key is None or key == not_key):
             lex_pairs.append((ratio, key == exp))
     if sum(e.expected is not None for e in examples) < 10 and len(records) > 1:
