@@ -69,7 +69,11 @@ class TrainConfig(_Strict):
 
 class CalibrationConfig(_Strict):
     precision_floor: float = Field(0.9, gt=0, le=1)
-    min_key_examples: int = Field(30, ge=1)
+    min_key_examples: int = Field(5, ge=1, description="examples a key needs for a threshold "
+                                  "of its own (shrunk towards the global one)")
+    key_prior_weight: float = Field(30.0, ge=0, description="how many examples the global "
+                                    "threshold counts as when a key's own threshold is shrunk "
+                                    "towards it")
     default_threshold: float = Field(0.55, ge=0, le=1)
     lexical_threshold: float = Field(0.92, ge=0, le=1)
     #: Index the calibration split's confirmed feedback and unknowns as well, and calibrate

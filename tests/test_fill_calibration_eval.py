@@ -66,17 +66,33 @@ def test_calibrate_per_key_and_empty() -> None:
     rng = np.random.default_rng(1)
     ex = [Example("a", float(s), "a") for s in rng.uniform(0.6, 1.0, 10)]
     ex += [Example("a", float(s), None) for s in rng.uniform(0.3, 0.55, 10)]
-    t = calibrate(ex, precision_floor=0.9, min_key_examples=8)
+    t = calibrate(ex, precision_floor=0.9, min_key_examples=8, prior_weight=0)
     assert "a" in t.per_key and 0.55 <= t.per_key["a"] <= 0.6
     assert calibrate([], default=0.42).global_ == 0.42
-    assert calibrate(ex, precision_floor=0.9).per_key == {}  # 20 < the default 30 examples
+    assert calibrate(ex, precision_floor=0.9, min_key_examples=21).per_key == {}  # 20 examples
+
+
+def test_per_key_thresholds_shrink_towards_the_global_one() -> None:
+    # Key "a" alone would take 0.6 (its lowest right score); "b" needs 0.9 for precision.
+    ex = [Example("a", 0.6 + i / 100, "a") for i in range(10)]
+    ex += [Example("b", 0.9 + i / 100, "b") for i in range(5)]
+    ex += [Example("b", 0.8, None) for _ in range(5)]
+    t = calibrate(ex, precision_floor=0.9, prior_weight=10)
+    g = t.global_
+    own_a, own_b = (t.figures["per_key"][k]["threshold"] for k in ("a", "b"))
+    assert own_a == pytest.approx(0.6) and own_b == pytest.approx(0.9)
+    assert t.per_key["a"] == pytest.approx((10 * own_a + 10 * g) / 20)  # ten examples: halfway
+    assert t.per_key["b"] == pytest.approx((10 * own_b + 10 * g) / 20)
+    assert calibrate(ex, precision_floor=0.9, prior_weight=0).per_key["a"] == pytest.approx(own_a)
+    few = calibrate(ex[:4] + ex[10:], precision_floor=0.9, prior_weight=10)
+    assert "a" not in few.per_key  # 4 examples < min_key_examples (5)
 
 
 def test_per_key_threshold_must_meet_the_floor() -> None:
     # Key "b" never reaches the floor on its own examples: it keeps the global threshold.
     ex = [Example("a", 0.6 + i / 100, "a") for i in range(30)]
     ex += [Example("b", 0.9, "b")] + [Example("b", 0.95, None) for _ in range(29)]
-    t = calibrate(ex, precision_floor=0.9)
+    t = calibrate(ex, precision_floor=0.9, prior_weight=0)
     assert "a" in t.per_key and "b" not in t.per_key
     assert t.figures["per_key"]["b"]["precision"] < 0.9 and t.for_key("b") == t.global_
 

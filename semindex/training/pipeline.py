@@ -405,6 +405,7 @@ def run(cfg: JobConfig, *, ray_address: str | None = None,
             lex_t, lex_fig = calibrate_lexical(lex_pairs, default=cal.lexical_threshold)
             thresholds = calibrate(examples, precision_floor=cal.precision_floor,
                                    min_key_examples=cal.min_key_examples,
+                                   prior_weight=cal.key_prior_weight,
                                    default=cal.default_threshold, lexical=lex_t)
             thresholds.figures["lexical"] = lex_fig
             summary.counts["calibration examples"] = len(examples)
