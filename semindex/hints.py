@@ -102,6 +102,13 @@ class Hints:
                 allowed = (set(keys) if allowed is None else allowed) - short
         return None if allowed is None else [k for k in keys if k in allowed]
 
+    @functools.cached_property
+    def _samples(self) -> dict[str, tuple[str, ...]]:
+        """Per key, every sample a pattern is tested against: ``values`` and option words
+        (built once per hints object, not per field)."""
+        return {k: self.values.get(k, ()) + tuple(sorted(self.options.get(k, ())))
+                for k in set(self.values) | set(self.options)}
+
     def pattern_keys(self, pattern: str, keys: list[str]) -> set[str] | None:
         """The keys an HTML ``pattern`` admits: those with a sample value (``values``, or an
         ``options`` word) that the whole pattern accepts, plus the keys without samples.
@@ -110,7 +117,7 @@ class Hints:
         samples do not cover) or cannot be read (it is checked with a time limit, as any
         client-supplied regular expression must be).
         """
-        samples = {k: self.values.get(k, ()) + tuple(self.options.get(k, ())) for k in keys}
+        samples = {k: self._samples.get(k, ()) for k in keys}
         if not any(samples.values()):
             return None
         try:

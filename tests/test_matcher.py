@@ -15,6 +15,7 @@ from semindex.index import KeyHit
 from semindex.matcher import Decision, Lexicon, Matcher, assign_jointly
 from semindex.store import ModelStore
 from semindex.text import normalize
+from tests.conftest import SAMPLE
 
 
 @pytest.fixture
@@ -52,7 +53,7 @@ def test_pattern_admits_keys_whose_samples_it_accepts(sample_hints: Hints, patte
                                                       admitted: set[str] | None) -> None:
     from semindex.data import load_canonical
 
-    keys = load_canonical("data/sample/canonical.json").keys
+    keys = load_canonical(SAMPLE / "canonical.json").keys
     got = sample_hints.pattern_keys(pattern, keys)
     assert got == admitted
     fld = {"label": "x", "pattern": pattern, "type": "text"}
