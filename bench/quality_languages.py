@@ -1,11 +1,12 @@
-"""Fold-B quality of the forms loop by page language, and with multilingual synonyms.
+"""Fold-B quality of the forms loop by page language, with and without multilingual synonyms.
 
-    python bench/quality_languages.py runs/loop_forms5/model_store  # after `semindex evaluate loop`
+    python bench/quality_languages.py runs/loop_forms15/model_store  # after `semindex evaluate loop`
 
 Uses the loop's two versions (zero-shot: the oldest, after loop: the newest), the same
-site-disjoint folds, and the page's declared ``html_lang``. "+ multilingual synonyms"
-merges the non-English synonyms of ``data/sample/canonical.json`` (the project's own)
-into the forms canonical keys for the zero-shot model.
+site-disjoint folds, and the page's declared ``html_lang``. The loop's versions index the
+hints file's other-language synonyms; "zero-shot, canonical file only" re-indexes the
+zero-shot model over the forms canonical file alone (what the versions held before the
+hints file carried synonyms).
 """
 
 from __future__ import annotations
@@ -28,9 +29,8 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args()
     from semindex.bundle import load_bundle
-    from semindex.data import Canonical, load_canonical, load_eval_rows
+    from semindex.data import load_canonical, load_eval_rows
     from semindex.evaluation import score
-    from semindex.hints import load_hints
     from semindex.matcher import Matcher
     from semindex.quality import predict, rebind
     from semindex.splits import split_by_group
@@ -44,15 +44,10 @@ def main() -> None:
     expected = [r.expected for r in fold_b]
     versions = sorted(v for v in Path(a.store).iterdir() if v.name.startswith("v"))
     canon = load_canonical(Path(a.data) / "canonical.json")
-    own = load_canonical(root / "data" / "sample" / "canonical.json")
-    merged = Canonical({k: v + [s for s in own.synonyms.get(k, []) if s not in v]
-                        for k, v in canon.synonyms.items()})
     zero = load_bundle(versions[0])
     systems = {
+        "zero-shot, canonical file only": predict(Matcher(rebind(zero, canon)), fold_b),
         "zero-shot": predict(Matcher(zero), fold_b),
-        "zero-shot + multilingual synonyms": predict(
-            Matcher(rebind(zero, merged, load_hints(root / "data/sample/canonical.hints.json", canon.keys))),
-            fold_b),
         "after loop": predict(Matcher(load_bundle(versions[-1])), fold_b),
     }
     groups = {"all": lambda lang: True, "en": lambda lang: lang == "en",

@@ -11,7 +11,7 @@ import csv
 import hashlib
 import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,6 +64,14 @@ class Canonical:
             if key in merged and normalize(text) not in {normalize(s) for s in merged[key]}:
                 merged[key].append(text.strip())
         return Canonical(merged, self.source)
+
+
+def with_synonyms(canonical: Canonical, extra: Mapping[str, Sequence[str]]) -> Canonical:
+    """``canonical`` plus more synonyms per key (a hints file's other-language labels); a
+    text the canonical file already holds, under any key, stays what that file says."""
+    taken = {normalize(s) for syns in canonical.synonyms.values() for s in syns}
+    return canonical.with_extra((k, s) for k, syns in extra.items() for s in syns
+                                if normalize(s) not in taken)
 
 
 def new_records(pairs: Iterable[tuple[str, str]], existing: Sequence[SynonymRecord]) -> list[SynonymRecord]:

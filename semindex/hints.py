@@ -10,6 +10,7 @@ A hints file (JSON, conventionally ``<canonical>.hints.json``) maps HTML evidenc
       "min_length": {"email": 5, ...},
       "options": {"country": ["germany", "france", ...], "gender": ["male", "female"]},
       "values": {"postal_code": ["10115", "94103-1234", "SW1A 1AA"], ...},
+      "synonyms": {"postal_code": ["PLZ", "Code postal", "CAP", "郵便番号"], ...},
       "repeatable": ["password", "address_line2"],
       "context_rules": [{"form_kind": "login", "field_type": "email", "key": "username"}],
       "form_kinds": {"login": ["log in", "sign in"], "signup": ["register", "sign up"]}
@@ -54,6 +55,9 @@ class Hints:
     options: dict[str, frozenset[str]] = field(default_factory=dict)
     #: Sample values per key: a field's ``pattern`` admits the keys whose samples it accepts.
     values: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: More synonyms per key (other languages' labels), indexed and trained on with the
+    #: canonical file's own: a deployment keeps one multilingual list for any canonical file.
+    synonyms: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {"autocomplete": self.autocomplete, "types": self.types,
@@ -61,6 +65,7 @@ class Hints:
                 "min_length": self.min_length,
                 "options": {k: sorted(v) for k, v in self.options.items()},
                 "values": {k: list(v) for k, v in self.values.items()},
+                "synonyms": {k: list(v) for k, v in self.synonyms.items()},
                 "repeatable": sorted(self.repeatable),
                 "context_rules": list(self.context_rules), "form_kinds": self.form_kinds}
 
@@ -189,7 +194,7 @@ def parse_hints(obj: Any, source: str, keys: list[str] | None = None) -> Hints:
     ac = obj.get("autocomplete", {})
     means = obj.get("type_means", {})
     objects = ("autocomplete", "types", "type_means", "inputmode", "min_length", "options",
-               "values")
+               "values", "synonyms")
     if any(not isinstance(obj.get(name, {}), dict) for name in objects):
         raise DataError(f"{source}: {', '.join(repr(n) for n in objects)} must be objects")
     autocomplete = {str(t).lower(): check_key(k, f"autocomplete.{t}") for t, k in ac.items()}
@@ -212,11 +217,14 @@ def parse_hints(obj: Any, source: str, keys: list[str] | None = None) -> Hints:
         if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
             raise DataError(f"{source}: options.{k} must be a list of strings")
         options[check_key(k, "options")] = frozenset(normalize(w) for w in words if normalize(w))
-    values: dict[str, tuple[str, ...]] = {}
-    for k, vals in obj.get("values", {}).items():
-        if not isinstance(vals, list) or not all(isinstance(v, str) and v for v in vals):
-            raise DataError(f"{source}: values.{k} must be a list of non-empty strings")
-        values[check_key(k, "values")] = tuple(vals)
+    def text_lists(name: str) -> dict[str, tuple[str, ...]]:
+        out: dict[str, tuple[str, ...]] = {}
+        for k, vals in obj.get(name, {}).items():
+            if not isinstance(vals, list) or not all(isinstance(v, str) and v.strip() for v in vals):
+                raise DataError(f"{source}: {name}.{k} must be a list of non-empty strings")
+            out[check_key(k, name)] = tuple(vals)
+        return out
+
     repeatable = frozenset(check_key(k, "repeatable") for k in obj.get("repeatable", []))
     rules = []
     for i, rule in enumerate(obj.get("context_rules", [])):
@@ -230,7 +238,8 @@ def parse_hints(obj: Any, source: str, keys: list[str] | None = None) -> Hints:
     return Hints(autocomplete, type_map, repeatable, tuple(rules),
                  {str(k): [str(c).lower() for c in v] for k, v in kinds.items()},
                  {str(t).lower(): check_key(k, f"type_means.{t}") for t, k in means.items()},
-                 key_lists("inputmode"), min_length, options, values)
+                 key_lists("inputmode"), min_length, options, text_lists("values"),
+                 text_lists("synonyms"))
 
 
 def load_hints(path: str | Path | None, keys: list[str] | None = None) -> Hints:

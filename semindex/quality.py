@@ -21,7 +21,14 @@ from typing import Any
 from semindex.bundle import Bundle, EncoderKind, load_bundle
 from semindex.calibration import Example, calibrate
 from semindex.config import JobConfig, load_job_config
-from semindex.data import UNKNOWN, Canonical, LabelledRow, load_canonical, load_eval_rows
+from semindex.data import (
+    UNKNOWN,
+    Canonical,
+    LabelledRow,
+    load_canonical,
+    load_eval_rows,
+    with_synonyms,
+)
 from semindex.evaluation import score
 from semindex.hints import Hints, load_hints
 from semindex.index import KeyIndex
@@ -75,7 +82,8 @@ def evaluate_version(store_root: str, version: str, eval_path: str, *, canonical
     bundle = load_bundle(store.resolve(version), encoder_kind=encoder_kind)
     if canonical:
         canon = load_canonical(canonical)
-        bundle = rebind(bundle, canon, load_hints(hints, canon.keys) if hints else None)
+        extra = load_hints(hints, canon.keys) if hints else None
+        bundle = rebind(bundle, with_synonyms(canon, extra.synonyms) if extra else canon, extra)
     rows = load_eval_rows(eval_path)
     metrics = score(predict(Matcher(bundle), rows), [r.expected for r in rows])
     return {"version": bundle.name, "eval": eval_path, "reports": {bundle.name: metrics}}

@@ -77,6 +77,20 @@ def test_build_triplets() -> None:
     assert vor_rej  # a rejected query with a confirmed key uses that key's synonym
 
 
+def test_index_only_synonyms_take_no_part_in_training() -> None:
+    syn_texts = ["First name", "Vorname", "Last name", "Nachname"]
+    syn_keys = ["first", "first", "last", "last"]
+    vecs = np.array([[1, 0, 0], [0, 0, 1], [0, 1, 0], [0.1, 0.1, 0.9]], dtype=np.float32)
+    anchors = [("First name", "first"), ("Vorname", "first"), ("Given name", "first")]
+    anchor_vecs = np.array([[1, 0, 0], [0, 0, 1], [0.9, 0.1, 0]], dtype=np.float32)
+    args = (syn_texts, syn_keys, vecs, anchors, anchor_vecs, [], np.zeros((0, 3), np.float32), {})
+    texts = {x for t in build_triplets(*args, n_negatives=1) for x in (t.anchor, t.positive, t.negative)}
+    assert {"Vorname", "Nachname"} <= texts  # trained on by default
+    t = build_triplets(*args, n_negatives=1, index_only=frozenset({"vorname", "nachname"}))
+    assert t and not {x for tr in t for x in (tr.anchor, tr.positive, tr.negative)} & {"Vorname", "Nachname"}
+    assert ("Given name", "First name", "Last name") in {(x.anchor, x.positive, x.negative) for x in t}
+
+
 def test_known_unknowns_are_pushed_from_their_nearest_key() -> None:
     syn_texts = ["First name", "Last name", "Coupon code"]
     syn_keys = ["first", "last", "unknown"]

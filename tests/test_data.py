@@ -5,7 +5,14 @@ from pathlib import Path
 
 import pytest
 
-from semindex.data import load_canonical, load_eval_rows, load_feedback, load_triplets, parse_canonical
+from semindex.data import (
+    load_canonical,
+    load_eval_rows,
+    load_feedback,
+    load_triplets,
+    parse_canonical,
+    with_synonyms,
+)
 from semindex.errors import DataError
 
 
@@ -33,6 +40,16 @@ def test_canonical_records_and_flattened(tiny) -> None:  # type: ignore[no-untyp
     assert flat["email"] == "Email address E-mail"
     enriched = tiny.with_extra([("email", "Courriel"), ("email", "e-mail"), ("nope", "x")])
     assert enriched.synonyms["email"] == ["Email address", "E-mail", "Courriel"]
+
+
+def test_hints_synonyms_extend_the_canonical_file(tiny) -> None:  # type: ignore[no-untyped-def]
+    merged = with_synonyms(tiny, {"postal_code": ["PLZ", "zip code", "Cap"],
+                                  "email": ["Courriel", "Surname"], "last_name": ["Cognome"]})
+    assert merged.synonyms["postal_code"] == ["Postal code", "ZIP code", "PLZ", "Cap"]
+    assert merged.synonyms["last_name"] == ["Last name", "Surname", "Family name", "Cognome"]
+    # A text the canonical file gives to another key stays that key's.
+    assert merged.synonyms["email"] == ["Email address", "E-mail", "Courriel"]
+    assert tiny.synonyms["postal_code"] == ["Postal code", "ZIP code"]  # the original is intact
 
 
 def test_canonical_file_errors(tmp_path: Path) -> None:

@@ -29,7 +29,7 @@ def matcher(tmp_path: Path, tiny, sample_hints: Hints) -> Matcher:  # type: igno
         "min_length": {"email": 5, "username": 3},
         "options": {"postal_code": ["10115", "75001", "SW1A 1AA"]},
         "values": {"last_name": ["Doe", "García"], "email": ["jane@example.com"]},
-        "repeatable": ["password"]}, "hints", None)
+        "synonyms": {}, "repeatable": ["password"]}, "hints", None)
     store = ModelStore(tmp_path / "ms")
     build_local_version(store, tiny, "hash:64", HashEncoder(64),
                         thresholds=Thresholds(0.5, {"postal_code": 0.45}, 0.9), hints=hints)
@@ -207,6 +207,9 @@ def test_known_unknown_examples_make_the_field_abstain(tmp_path: Path, tiny) -> 
     ({"context_rules": [{"key": "email"}]}, r"context_rules\[0\] needs 'form_kind' and 'key'"),
     ({"values": {"email": "a@b.c"}}, "values.email must be a list of non-empty strings"),
     ({"values": {"nope": ["x"]}}, "values: 'nope' is not a canonical key"),
+    ({"synonyms": {"email": ["Courriel", " "]}}, "synonyms.email must be a list of non-empty strings"),
+    ({"synonyms": {"nope": ["x"]}}, "synonyms: 'nope' is not a canonical key"),
+    ({"synonyms": ["Courriel"]}, "must be objects"),
 ])
 def test_hints_validation_names_file_and_entry(obj: dict[str, Any], message: str) -> None:
     from semindex.errors import DataError

@@ -63,6 +63,14 @@ def test_build_index_then_feedback(store_dir: Path, ray_session: None,
     meta = json.loads((vdir / "meta.json").read_text())
     assert len(meta["ids"]) == first.counts["synonyms"]  # canonical only: one per synonym
     assert all(r["key"] != "unknown" for r in meta["ids"])
+    # The hints file's other-language synonyms are indexed with the canonical file's.
+    ids = {(r["key"], r["synonym"]) for r in meta["ids"]}
+    assert {("postal_code", "PLZ"), ("last_name", "Cognome"), ("username", "Логин")} <= ids
+    decisions = Matcher(load_bundle(vdir)).classify([{"label": "PLZ:"}, {"label": "Cognome *"}])
+    assert [(d.key, d.accepted) for d in decisions] == [("postal_code", True), ("last_name", True)]
+    # ... and never trained on (the canonical file's own synonyms are).
+    only = load_inputs(_cfg(store_dir, "full-train")).index_only
+    assert normalize("PLZ") in only and normalize("Postleitzahl") not in only
     # Embedding ran on 2 actors and embedded every text exactly once.
     stats = first.embed_stats["base"]
     assert len(stats["actors"]) == 2 and sum(stats["actors"].values()) == stats["computed"]

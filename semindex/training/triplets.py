@@ -34,14 +34,22 @@ def build_triplets(syn_texts: Sequence[str], syn_keys: Sequence[str], syn_vecs: 
                    anchors: Sequence[tuple[str, str]], anchor_vecs: np.ndarray,
                    rejected: Sequence[tuple[str, str]], rejected_vecs: np.ndarray,
                    confirmed_key: dict[str, str], *, n_negatives: int = 2,
-                   n_positives: int = 2) -> list[Triplet]:
+                   n_positives: int = 2, index_only: frozenset[str] = frozenset()) -> list[Triplet]:
     """Triplets from anchors ``(text, key)`` and rejected pairs ``(query, wrong_key)``.
 
     ``syn_*`` describe the synonym table (texts, keys, vectors); ``confirmed_key`` maps a
     normalised query to its confirmed key (so a rejected query with a known right key
     uses that key's synonym as positive; otherwise the query itself is its positive and
-    the triplet only pushes the wrong key away).
+    the triplet only pushes the wrong key away). ``index_only``: normalised texts that take
+    no part (synonyms that are indexed but never trained on).
     """
+    if index_only:
+        keep = [i for i, t in enumerate(syn_texts) if normalize(t) not in index_only]
+        use = [i for i, (t, _) in enumerate(anchors) if normalize(t) not in index_only]
+        return build_triplets([syn_texts[i] for i in keep], [syn_keys[i] for i in keep],
+                              syn_vecs[keep], [anchors[i] for i in use], anchor_vecs[use],
+                              rejected, rejected_vecs, confirmed_key, n_negatives=n_negatives,
+                              n_positives=n_positives)
     keys = np.asarray(syn_keys)
     triplets: list[Triplet] = []
     seen: set[tuple[str, str, str]] = set()
