@@ -55,8 +55,8 @@ class Hints:
     options: dict[str, frozenset[str]] = field(default_factory=dict)
     #: Sample values per key: a field's ``pattern`` admits the keys whose samples it accepts.
     values: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    #: More synonyms per key (other languages' labels), indexed and trained on with the
-    #: canonical file's own: a deployment keeps one multilingual list for any canonical file.
+    #: More synonyms per key (other languages' labels), indexed and calibrated on with the
+    #: canonical file's own but never trained on: one multilingual list for any canonical file.
     synonyms: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:

@@ -71,6 +71,7 @@ def test_build_index_then_feedback(store_dir: Path, ray_session: None,
     # ... and never trained on (the canonical file's own synonyms are).
     only = load_inputs(_cfg(store_dir, "full-train")).index_only
     assert normalize("PLZ") in only and normalize("Postleitzahl") not in only
+    assert first.counts["hints synonyms (index only)"] == len(only)
     # Embedding ran on 2 actors and embedded every text exactly once.
     stats = first.embed_stats["base"]
     assert len(stats["actors"]) == 2 and sum(stats["actors"].values()) == stats["computed"]

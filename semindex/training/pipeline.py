@@ -269,6 +269,7 @@ def run(cfg: JobConfig, *, ray_address: str | None = None,
     fb = inputs.feedback
     summary.counts = {"keys": len(inputs.canonical.keys),
                       "synonyms": len(inputs.canonical.records()),
+                      "hints synonyms (index only)": len(inputs.index_only),
                       "feedback rows": len(fb.rows), "feedback problems": len(fb.problems),
                       "confirmed": len(fb.confirmed()), "rejected": len(fb.rejected()),
                       "unknowns": len(inputs.unknowns), "eval file rows": len(inputs.eval_rows)}
