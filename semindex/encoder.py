@@ -46,7 +46,7 @@ def resolve_model_path(name: str) -> str:
         if not p.is_dir() or (not (p / "config.json").exists() and not (p / "modules.json").exists()):
             raise ModelLoadError(f"{p}: not a sentence-transformers model directory "
                                  "(no modules.json or config.json)")
-        return str(p)
+        return str(p.resolve())  # absolute: Ray Train workers run in another directory
     if name.startswith((".", "/", "~")):
         raise ModelLoadError(f"{name}: base model directory not found")
     return name

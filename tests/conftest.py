@@ -73,7 +73,7 @@ def ray_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     if not ray.is_initialized():
         port = free_port()
         os.environ["SEMINDEX_TEST_METRICS_PORT"] = str(port)
-        ray.init(address="local", num_cpus=8, include_dashboard=False, log_to_driver=False,
+        ray.init(address="local", num_cpus=8, num_gpus=0, include_dashboard=False, log_to_driver=False,
                  runtime_env={"env_vars": {"HF_HUB_OFFLINE": "1"}}, _metrics_export_port=port)
     yield
     try:

@@ -44,3 +44,23 @@ def test_real_fields(real_matcher: Matcher, field: dict[str, str], key: str | No
 
 def test_dimension_check_against_real_model(real_matcher: Matcher) -> None:
     assert real_matcher.bundle.encoder.dim == real_matcher.bundle.index.dim == 384
+
+
+def test_base_model_settings_resolve_to_loadable_paths(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from semindex.errors import ModelLoadError
+
+    packaged = Path(resolve_model_path("packaged:all-MiniLM-L6-v2"))
+    assert packaged.is_absolute() and (packaged / "modules.json").exists()
+    # A relative model directory becomes absolute: Ray Train workers run in another directory.
+    (tmp_path / "models" / "mine").mkdir(parents=True)
+    (tmp_path / "models" / "mine" / "modules.json").write_text("[]")
+    monkeypatch.chdir(tmp_path)
+    assert resolve_model_path("models/mine") == str(tmp_path / "models" / "mine")
+    assert resolve_model_path("sentence-transformers/all-MiniLM-L6-v2") == (
+        "sentence-transformers/all-MiniLM-L6-v2")  # a hub name is passed on
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ModelLoadError, match="empty: not a sentence-transformers model directory"):
+        resolve_model_path("empty")
+    with pytest.raises(ModelLoadError, match=r"\./missing: base model directory not found"):
+        resolve_model_path("./missing")

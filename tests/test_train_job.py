@@ -75,6 +75,7 @@ def test_build_index_then_feedback(store_dir: Path, ray_session: None,
     # Embedding ran on 2 actors and embedded every text exactly once.
     stats = first.embed_stats["base"]
     assert len(stats["actors"]) == 2 and sum(stats["actors"].values()) == stats["computed"]
+    assert stats["devices"] == {"cpu": stats["computed"]}  # the test cluster has no GPU
 
     second = run(_cfg(store_dir, "build-index-feedback", **{"gate.min_accuracy": "0"}))
     meta2 = json.loads((store.resolve(second.version or "") / "meta.json").read_text())
@@ -103,6 +104,13 @@ def test_build_index_then_feedback(store_dir: Path, ray_session: None,
     assert second.embed_stats["base"]["cached"] >= first.counts["synonyms"]  # cache hit
     assert json.loads((store.resolve(second.version or "") / "manifest.json").read_text())[
         "parent_version"] == first.version
+
+
+def test_gpu_embedding_needs_a_gpu_in_the_cluster(ray_session: None) -> None:
+    from semindex.training.embedding import embed_texts
+
+    with pytest.raises(RuntimeError, match=r"embed\.use_gpu is set but the Ray cluster has no GPU"):
+        embed_texts(["Email"], "hash:8", dim=8, use_gpu=True)
 
 
 def test_gate_that_must_fail(store_dir: Path, ray_session: None, monkeypatch: pytest.MonkeyPatch) -> None:

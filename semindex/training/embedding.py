@@ -48,7 +48,8 @@ class EmbedActor:
         vecs = self.encoder.encode(texts, batch_size=self.batch_size)
         return {"id": batch["id"], "embedding": vecs,
                 "node_id": np.array([self.node_id] * len(texts)),
-                "actor_id": np.array([self.actor_id] * len(texts))}
+                "actor_id": np.array([self.actor_id] * len(texts)),
+                "device": np.array([self.device] * len(texts))}
 
 
 @dataclass
@@ -58,6 +59,7 @@ class EmbedStats:
     computed: int = 0
     nodes: dict[str, int] = field(default_factory=dict)
     actors: dict[str, int] = field(default_factory=dict)
+    devices: dict[str, int] = field(default_factory=dict)
 
 
 def _write_vectors(path: Path, columns: dict[str, list[Any]], vectors: np.ndarray) -> None:
@@ -122,6 +124,12 @@ def embed_texts(texts: list[str], model_path: str, *, dim: int, num_actors: int 
         items = [{"id": i, "text": t} for i, t in enumerate(todo.values())]
         order = list(todo)
         n_actors = max(1, min(num_actors, len(items)))
+        if use_gpu:
+            # One GPU per actor: more actors than GPUs would wait for ever for the rest.
+            gpus = int(ray.cluster_resources().get("GPU", 0))
+            if gpus < 1:
+                raise RuntimeError("embed.use_gpu is set but the Ray cluster has no GPU")
+            n_actors = min(n_actors, gpus)
         # Start work only when the whole pool is up: otherwise the first actor to load its
         # model takes every block of a small job and the others idle.
         ray.data.DataContext.get_current().wait_for_min_actors_s = 600
@@ -140,9 +148,11 @@ def embed_texts(texts: list[str], model_path: str, *, dim: int, num_actors: int 
             ids = batch["id"].astype(np.int64)
             out[ids] = np.asarray(batch["embedding"], dtype=np.float32)
             seen[ids] = True
-            for node, actor in zip(batch["node_id"], batch["actor_id"], strict=True):
+            for node, actor, device in zip(batch["node_id"], batch["actor_id"], batch["device"],
+                                           strict=True):
                 stats.nodes[str(node)] = stats.nodes.get(str(node), 0) + 1
                 stats.actors[str(actor)] = stats.actors.get(str(actor), 0) + 1
+                stats.devices[str(device)] = stats.devices.get(str(device), 0) + 1
         if not seen.all():
             raise RuntimeError(f"embedding lost {int((~seen).sum())} texts")
         stats.computed = len(items)

@@ -82,6 +82,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
             nodes = [""] * torch.distributed.get_world_size()
             torch.distributed.all_gather_object(nodes, ray.get_runtime_context().get_node_id())
         metrics["worker_nodes"] = nodes
+        metrics["device"] = str(model.device)
         with tempfile.TemporaryDirectory() as ckpt_dir:
             checkpoint = None
             if rank == 0:
