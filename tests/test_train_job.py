@@ -107,9 +107,10 @@ def test_build_index_then_feedback(store_dir: Path, ray_session: None,
 
 
 def test_gpu_embedding_needs_a_gpu_in_the_cluster(ray_session: None) -> None:
+    from semindex.errors import ConfigError
     from semindex.training.embedding import embed_texts
 
-    with pytest.raises(RuntimeError, match=r"embed\.use_gpu is set but the Ray cluster has no GPU"):
+    with pytest.raises(ConfigError, match=r"embed\.use_gpu is set but the Ray cluster has no GPU"):
         embed_texts(["Email"], "hash:8", dim=8, use_gpu=True)
 
 

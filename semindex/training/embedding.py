@@ -17,6 +17,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from semindex.errors import ConfigError
+
 log = logging.getLogger(__name__)
 
 
@@ -128,7 +130,7 @@ def embed_texts(texts: list[str], model_path: str, *, dim: int, num_actors: int 
             # One GPU per actor: more actors than GPUs would wait for ever for the rest.
             gpus = int(ray.cluster_resources().get("GPU", 0))
             if gpus < 1:
-                raise RuntimeError("embed.use_gpu is set but the Ray cluster has no GPU")
+                raise ConfigError("embed.use_gpu is set but the Ray cluster has no GPU")
             n_actors = min(n_actors, gpus)
         # Start work only when the whole pool is up: otherwise the first actor to load its
         # model takes every block of a small job and the others idle.
