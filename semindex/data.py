@@ -60,8 +60,10 @@ class Canonical:
     def with_extra(self, extra: Iterable[tuple[str, str]]) -> Canonical:
         """A copy enriched with ``(key, text)`` pairs (confirmed feedback), deduplicated."""
         merged = {k: list(v) for k, v in self.synonyms.items()}
+        held = {k: {normalize(s) for s in v} for k, v in merged.items()}
         for key, text in extra:
-            if key in merged and normalize(text) not in {normalize(s) for s in merged[key]}:
+            if key in merged and normalize(text) not in held[key]:
+                held[key].add(normalize(text))
                 merged[key].append(text.strip())
         return Canonical(merged, self.source)
 

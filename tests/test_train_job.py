@@ -61,7 +61,7 @@ def test_build_index_then_feedback(store_dir: Path, ray_session: None,
     assert len(manifest["inputs"]["canonical"]["sha256"]) == 64
     assert manifest["inputs"]["feedback"]["rows"] > 0 and manifest["parent_version"] is None
     meta = json.loads((vdir / "meta.json").read_text())
-    assert len(meta["ids"]) == first.counts["synonyms"]  # canonical only: one per synonym
+    assert len(meta["ids"]) == first.counts["synonyms"]  # synonyms only (no feedback): one each
     assert all(r["key"] != "unknown" for r in meta["ids"])
     # The hints file's other-language synonyms are indexed with the canonical file's.
     ids = {(r["key"], r["synonym"]) for r in meta["ids"]}
