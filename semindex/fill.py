@@ -3,7 +3,10 @@
 Per match: text is trimmed and cut to ``maxlength``; a ``<select>`` gets the option that
 matches the value (exact, then normalised, then by embedding when an encoder is given);
 dates are written as ISO for ``type=date`` or in the format the placeholder hints
-(``MM/DD/YYYY``); a missing profile value gives an empty value with status ``missing``.
+(``MM/DD/YYYY``); a field's HTML ``pattern`` must accept the value, else the value
+without separators, else its digits (``+1 (555) 010-9999`` -> ``15550109999`` for
+``[0-9]{11}``), or the field is left empty with status ``pattern_mismatch`` (a browser would
+refuse the form); a missing profile value gives an empty value with status ``missing``.
 """
 
 from __future__ import annotations
@@ -17,11 +20,13 @@ from typing import Any
 import numpy as np
 
 from semindex.encoder import Encoder
+from semindex.hints import pattern_accepts
 from semindex.text import normalize
 
 _DATE_INPUTS = ("%Y-%m-%d", "%Y/%m/%d", "%d.%m.%Y", "%m/%d/%Y", "%d/%m/%Y", "%Y%m%d",
                 "%B %d, %Y", "%d %B %Y")
 _FORMAT_HINT = re.compile(r"(dd|mm|yyyy|yy)([./\- ])(dd|mm|yyyy|yy)\2(dd|mm|yyyy|yy)", re.I)
+_SEPARATORS = re.compile(r"[\s\-./()]+")
 SELECT_MIN_SIMILARITY = 0.6
 
 
@@ -30,7 +35,7 @@ class FillResult:
     selector: str | None
     key: str | None
     value: str
-    status: str  # filled | missing | no_option | unparsed_date
+    status: str  # filled | missing | no_option | unparsed_date | pattern_mismatch
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -109,9 +114,24 @@ def fill_one(match: Mapping[str, Any], profile: Mapping[str, Any],
             return FillResult(sel, key, value, "unparsed_date")
         value = parsed.strftime(fmt)
     maxlength = match.get("maxlength")
-    if isinstance(maxlength, int) and maxlength > 0:
-        value = value[:maxlength]
-    return FillResult(sel, key, value, "filled")
+    limit = maxlength if isinstance(maxlength, int) and maxlength > 0 else None
+    pattern = match.get("pattern")
+    if not isinstance(pattern, str) or not pattern:
+        return FillResult(sel, key, value[:limit], "filled")
+    for candidate in _pattern_candidates(value):
+        ok = pattern_accepts(pattern, candidate[:limit])
+        if ok is None:  # unreadable pattern: it says nothing
+            return FillResult(sel, key, value[:limit], "filled")
+        if ok:
+            return FillResult(sel, key, candidate[:limit], "filled")
+    return FillResult(sel, key, "", "pattern_mismatch")
+
+
+def _pattern_candidates(value: str) -> list[str]:
+    """The value as given, without separators, then its digits only (each once)."""
+    compact = _SEPARATORS.sub("", value)
+    digits = "".join(c for c in value if c.isdigit())
+    return list(dict.fromkeys(v for v in (value, compact, digits) if v))
 
 
 def fill(profile: Mapping[str, Any], matches: Sequence[Mapping[str, Any]],

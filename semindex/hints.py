@@ -125,13 +125,15 @@ class Hints:
         samples = {k: self._samples.get(k, ()) for k in keys}
         if not any(samples.values()):
             return None
-        try:
-            compiled = _compile(pattern)
-            accepted = {k for k, vals in samples.items()
-                        if any(compiled.fullmatch(v, timeout=_PATTERN_TIMEOUT_S) for v in vals)}
-        except (regex.error, TimeoutError) as exc:
-            log.debug("pattern %r ignored: %s", pattern, exc)
-            return None
+        accepted = set()
+        for key, vals in samples.items():
+            for v in vals:
+                ok = pattern_accepts(pattern, v)
+                if ok is None:
+                    return None
+                if ok:
+                    accepted.add(key)
+                    break
         if not accepted:
             return None
         return accepted | {k for k, vals in samples.items() if not vals}
@@ -179,6 +181,16 @@ def _compile(pattern: str) -> regex.Pattern[str]:
     if len(pattern) > _MAX_PATTERN_CHARS:
         raise regex.error(f"longer than {_MAX_PATTERN_CHARS} characters")
     return regex.compile(f"(?:{pattern})")
+
+
+def pattern_accepts(pattern: str, value: str) -> bool | None:
+    """Whether an HTML ``pattern`` accepts the whole ``value``; None when the pattern
+    cannot be read (bad syntax, too long, or too slow: it comes from a client)."""
+    try:
+        return _compile(pattern).fullmatch(value, timeout=_PATTERN_TIMEOUT_S) is not None
+    except (regex.error, TimeoutError) as exc:
+        log.debug("pattern %r ignored: %s", pattern, exc)
+        return None
 
 
 def parse_hints(obj: Any, source: str, keys: list[str] | None = None) -> Hints:

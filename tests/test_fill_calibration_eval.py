@@ -31,6 +31,21 @@ def test_fill(match: dict[str, Any], value: str, status: str) -> None:
     assert (r.value, r.status, r.selector) == (value, status, "#f")
 
 
+@pytest.mark.parametrize(("profile_value", "match", "value", "status"), [
+    ("+1 (555) 010-9999", {"pattern": r"\+?[0-9 ()\-]+"}, "+1 (555) 010-9999", "filled"),
+    ("+1 (555) 010-9999", {"pattern": r"\+[0-9]{11}"}, "+15550109999", "filled"),  # separators out
+    ("+1 (555) 010-9999", {"pattern": r"[0-9]{11}"}, "15550109999", "filled"),  # digits only
+    ("+1 (555) 010-9999", {"pattern": r"[0-9]{10}"}, "", "pattern_mismatch"),
+    ("+1 (555) 010-9999", {"pattern": r"[0-9]{5}", "maxlength": 5}, "15550", "filled"),
+    ("+1 (555) 010-9999", {"pattern": r"[a-z"}, "+1 (555) 010-9999", "filled"),  # unreadable
+    ("+1 (555) 010-9999", {"pattern": "x" * 600}, "+1 (555) 010-9999", "filled"),  # too long
+])
+def test_fill_checks_the_html_pattern(profile_value: str, match: dict[str, Any], value: str,
+                                      status: str) -> None:
+    r = fill({"phone": profile_value}, [{"key": "phone", **match}])[0]
+    assert (r.value, r.status) == (value, status)
+
+
 def test_fill_unparsed_date() -> None:
     r = fill({"date_of_birth": "sometime"}, [{"key": "date_of_birth", "type": "date"}])[0]
     assert r.status == "unparsed_date"

@@ -105,12 +105,17 @@ def test_classify_and_fill_sample_form(service: Service) -> None:
     matches = [{**{k: by_sel[m["selector"]].get(k) for k in ("type", "options", "placeholder", "maxlength")
                    if by_sel[m["selector"]].get(k) is not None}, "selector": m["selector"], "key": m["key"]}
                for m in out["matches"]]
+    tel = next(m for m in matches if m["selector"] == "#tel")
+    tel["pattern"] = r"\+[0-9]{12}"  # the page asks for +<digits>: the profile's "+44 20 7946 0018"
+    matches.append({"selector": "#tel2", "key": "phone", "pattern": "[0-9]{5}"})  # no form of it fits
     r = service.post("/ml/fill", {"user_profile": FORM["user_profile"], "matches": matches})
     assert r.status_code == 200, r.text
     fills = {f["selector"]: f for f in r.json()["fills"]}
     assert fills["#fname"]["value"] == "Ada"
     assert fills["#zip"]["value"] == "10001"  # maxlength 5
     assert fills["#country"]["value"] == "US"  # the <select> option for the profile value
+    assert fills["#tel"]["value"] == "+442079460018" and fills["#tel"]["status"] == "filled"
+    assert (fills["#tel2"]["value"], fills["#tel2"]["status"]) == ("", "pattern_mismatch")
     rows = (service.logs / "decisions.csv").read_text().splitlines()
     assert rows[0].startswith("timestamp,event,selector,text,key,score,threshold,accepted")
     assert sum(",classify,#fname," in x for x in rows) >= 1 and sum(",fill,#fname," in x for x in rows) >= 1

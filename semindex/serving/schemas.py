@@ -76,6 +76,7 @@ class MatchIn(BaseModel):
     type: str | None = None
     placeholder: str | None = None
     maxlength: int | None = Field(None, ge=0)
+    pattern: str | None = Field(None, description="the field's HTML pattern: the value must match it")
     options: list[str | Option] | None = None
 
 
