@@ -1,6 +1,9 @@
 """Index build and search time for the index types ``choose_index_type`` picks.
 
     python bench/index.py --sizes 1000 100000 1000000
+    python bench/index.py --sizes 1000000 --max-hnsw 1000000 --ef-search 64 256 1024
+
+HNSW is built once per size and searched at every ``--ef-search`` value.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ def main() -> None:
     p.add_argument("--dim", type=int, default=384)
     p.add_argument("--queries", type=int, default=200)
     p.add_argument("--max-hnsw", type=int, default=200_000)
+    p.add_argument("--ef-search", type=int, nargs="+", default=[64])
     a = p.parse_args()
     rng = np.random.default_rng(0)
     rows = []
@@ -40,15 +44,20 @@ def main() -> None:
             build = time.perf_counter() - t
             q = vecs[:a.queries] + 0.01 * rng.standard_normal((a.queries, a.dim), dtype=np.float32)
             q /= np.linalg.norm(q, axis=1, keepdims=True)
-            t = time.perf_counter()
-            hits = idx.search(q, top_keys=5)
-            per_q = (time.perf_counter() - t) / a.queries * 1000
-            recall = float(np.mean([h[0].synonym == f"s{i}" for i, h in enumerate(hits)]))
-            rows.append({"vectors": n, "index": idx.kind, "chosen": idx.kind == choose_index_type(n),
-                         "build_s": build, "search_ms_per_query": per_q, "top1_recall": recall})
-            print(table(rows[-1:], list(rows[-1])))
+            for ef in a.ef_search if kind == "hnsw" else [None]:
+                if ef is not None:
+                    idx.set_ef_search(ef)
+                t = time.perf_counter()
+                hits = idx.search(q, top_keys=5)
+                per_q = (time.perf_counter() - t) / a.queries * 1000
+                recall = float(np.mean([h[0].synonym == f"s{i}" for i, h in enumerate(hits)]))
+                rows.append({"vectors": n, "index": idx.kind, "ef_search": idx.ef_search or "-",
+                             "chosen": idx.kind == choose_index_type(n), "build_s": build,
+                             "search_ms_per_query": per_q, "top1_recall": recall})
+                print(table(rows[-1:], list(rows[-1])))
     print()
-    print(table(rows, ["vectors", "index", "chosen", "build_s", "search_ms_per_query", "top1_recall"]))
+    print(table(rows, ["vectors", "index", "ef_search", "chosen", "build_s", "search_ms_per_query",
+                       "top1_recall"]))
     record("index", {"rows": rows, "args": vars(a)})
 
 

@@ -35,9 +35,10 @@ def copy_model(source: str, dest: Path) -> None:
 
 def write_version(directory: Path, *, records: list[SynonymRecord], vectors: np.ndarray,
                   thresholds: Thresholds, hints: Hints, metrics: dict[str, Any],
-                  manifest: dict[str, Any], index_exact_max: int = 20_000) -> KeyIndex:
+                  manifest: dict[str, Any], index_exact_max: int = 20_000,
+                  index_ef_search: int = 256) -> KeyIndex:
     """Build the index and write every artifact except ``model/`` into ``directory``."""
-    index = KeyIndex.build(records, vectors, exact_max=index_exact_max)
+    index = KeyIndex.build(records, vectors, exact_max=index_exact_max, ef_search=index_ef_search)
     index.save(directory)
     write_descriptors(directory, index, thresholds=thresholds, hints=hints, metrics=metrics,
                       manifest=manifest)
@@ -52,6 +53,7 @@ def write_descriptors(directory: Path, index: KeyIndex, *, thresholds: Threshold
     write_json(directory / "metrics.json", metrics)
     full = {"name": directory.name, "created_at": datetime.now(timezone.utc).isoformat(),
             "semindex_version": __version__, "index_type": index.kind,
+            **({"ef_search": index.ef_search} if index.ef_search is not None else {}),
             "vectors": index.size, "keys": len(index.keys), **manifest}
     write_json(directory / MANIFEST_FILE, full)
 

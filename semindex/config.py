@@ -106,6 +106,8 @@ class JobConfig(_Strict):
     base_model: str = DEFAULT_BASE_MODEL
     text_mode: Literal["precedence", "rich"] = "rich"
     index_exact_max: int = Field(20_000, ge=1)
+    index_ef_search: int = Field(256, ge=1, le=4096, description="HNSW efSearch (indexes above "
+                                 "index_exact_max vectors): higher is slower and finds more")
     ray_address: str | None = None
     onnx_int8: bool = Field(False, description="also write the model as an int8 ONNX graph "
                             "(model/onnx-int8) for serving with encoder: onnx-int8")

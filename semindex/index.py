@@ -29,21 +29,24 @@ def choose_index_type(n_vectors: int, exact_max: int = 20_000) -> str:
     Exact inner product (``flat``) up to ``exact_max``: exact, no training, no tuning, and
     canonical vocabularies are almost always far smaller. Measured on 2 cores
     (docs/benchmarks.md): flat costs ~0.05 ms per 1k vectors per query (4.9 ms at 100k), so
-    at the 20k default a query stays near 1 ms. Above it, ``hnsw`` (HNSW, M=32, efSearch 64)
-    answered in 0.3 ms at 100k with top-1 recall 0.97 and, unlike IVF, needs no training
-    pass whose quality depends on the data distribution; its cost is build time (17 s at
-    100k, 308 s at 1M), paid once per version by the training job. At 1M random vectors its
-    recall fell to 0.53 at efSearch 64: raise efSearch for stores that large.
+    at the 20k default a query stays near 1 ms. Above it, ``hnsw`` (HNSW, M=32, efSearch
+    256 by default) answered in 0.9 ms at 100k with top-1 recall 1.00 (efSearch 64: 0.35 ms,
+    0.97) and, unlike IVF, needs no training pass whose quality depends on the data
+    distribution; its cost is build time (18 s at 100k, 280 s at 1M), paid once per version
+    by the training job. At 1M random vectors recall is 0.53 / 0.83 / 0.995 at efSearch
+    64 / 256 / 1024 (0.5 / 1.5 / 5.2 ms, flat 54 ms): ``index_ef_search`` in the job config.
     """
     return "flat" if n_vectors <= exact_max else "hnsw"
 
 
-def new_index(dim: int, kind: str) -> faiss.Index:
+def new_index(dim: int, kind: str, ef_search: int = 256) -> faiss.Index:
+    """An empty index of ``kind``; ``ef_search`` (HNSW only: the candidate list of a query,
+    saved with the index) trades search time for recall."""
     if kind == "flat":
         base: faiss.Index = faiss.IndexFlatIP(dim)
     elif kind == "hnsw":
         base = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
-        base.hnsw.efSearch = 64
+        base.hnsw.efSearch = ef_search
     else:
         raise ValueError(f"unknown index type {kind!r}")
     return faiss.IndexIDMap2(base)
@@ -77,15 +80,32 @@ class KeyIndex:
     def size(self) -> int:
         return int(self.index.ntotal)
 
+    def _hnsw(self) -> Any | None:
+        """The HNSW index inside the id map, or None for a flat index."""
+        base = faiss.downcast_index(getattr(self.index, "index", self.index))
+        return base if isinstance(base, faiss.IndexHNSW) else None
+
+    @property
+    def ef_search(self) -> int | None:
+        """HNSW's efSearch (None for a flat index)."""
+        hnsw = self._hnsw()
+        return int(hnsw.hnsw.efSearch) if hnsw is not None else None
+
+    def set_ef_search(self, ef_search: int) -> None:
+        """Change HNSW's efSearch (no-op for a flat index); ``save`` keeps it."""
+        hnsw = self._hnsw()
+        if hnsw is not None:
+            hnsw.hnsw.efSearch = ef_search
+
     @classmethod
     def build(cls, records: list[SynonymRecord], vectors: np.ndarray,
-              exact_max: int = 20_000) -> KeyIndex:
+              exact_max: int = 20_000, ef_search: int = 256) -> KeyIndex:
         if len(records) != len(vectors):
             raise ValueError(f"{len(records)} records but {len(vectors)} vectors")
         vecs = np.ascontiguousarray(vectors, dtype=np.float32)
         faiss.normalize_L2(vecs)
         kind = choose_index_type(len(records), exact_max)
-        index = new_index(vecs.shape[1], kind)
+        index = new_index(vecs.shape[1], kind, ef_search)
         index.add_with_ids(vecs, np.arange(len(records), dtype=np.int64))
         return cls(index, records, kind)
 

@@ -42,6 +42,17 @@ def test_round_trip_and_max_per_key(tmp_path: Path, exact_max: int) -> None:
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
 
 
+def test_hnsw_ef_search_is_kept_with_the_index(tmp_path: Path) -> None:
+    vecs = np.random.default_rng(2).normal(size=(40, 16)).astype(np.float32)
+    idx = KeyIndex.build(_records(40), vecs, exact_max=10, ef_search=300)
+    idx.save(tmp_path)
+    assert KeyIndex.load(tmp_path, expected_dim=16).ef_search == 300
+    assert KeyIndex.build(_records(40), vecs, exact_max=10).ef_search == 256  # the default
+    flat = KeyIndex.build(_records(40), vecs)
+    flat.set_ef_search(300)  # says nothing for an exact index
+    assert flat.kind == "flat" and flat.ef_search is None
+
+
 def test_search_leaves_out_one_record_per_query() -> None:
     rng = np.random.default_rng(1)
     vecs = rng.normal(size=(40, 16)).astype(np.float32)

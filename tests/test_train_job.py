@@ -118,12 +118,18 @@ def test_gate_that_must_fail(store_dir: Path, ray_session: None, monkeypatch: py
     _cwd_root(monkeypatch)
     store = ModelStore(store_dir)
     before = store.latest_name()
-    summary = run(_cfg(store_dir, "build-index", **{"gate.min_accuracy": "0.999"}))
+    # (built as an HNSW index, as a store above index_exact_max vectors would be)
+    summary = run(_cfg(store_dir, "build-index", **{"gate.min_accuracy": "0.999",
+                                                    "index_exact_max": "10", "index_ef_search": "200"}))
     assert not summary.promoted and "MIN_ACCURACY" in summary.reason
     assert store.latest_name() == before
     assert summary.version in store.names()  # kept, unpromoted, for inspection
-    metrics = json.loads((store.resolve(summary.version or "") / "metrics.json").read_text())
+    vdir = store.resolve(summary.version or "")
+    metrics = json.loads((vdir / "metrics.json").read_text())
     assert metrics["gate"]["promote"] is False
+    manifest = json.loads((vdir / "manifest.json").read_text())
+    assert (manifest["index_type"], manifest["ef_search"]) == ("hnsw", 200)
+    assert load_bundle(vdir).index.ef_search == 200
 
 
 def test_full_train_fixes_what_the_base_model_got_wrong(store_dir: Path, ray_session: None,

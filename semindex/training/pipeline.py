@@ -402,7 +402,8 @@ def run(cfg: JobConfig, *, ray_address: str | None = None,
             manifest = _manifest(cfg, inputs, parent, name)
             index = write_version(staging, records=index_records, vectors=final_all,
                                   thresholds=provisional, hints=inputs.hints, metrics=metrics,
-                                  manifest=manifest, index_exact_max=cfg.index_exact_max)
+                                  manifest=manifest, index_exact_max=cfg.index_exact_max,
+                                  index_ef_search=cfg.index_ef_search)
 
         stage("calibrate")
         with timer.step("calibrate"):
