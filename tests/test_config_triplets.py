@@ -121,3 +121,18 @@ def test_model_selection_keeps_the_better_retriever() -> None:
     tie = choose(records, ["a"], base_vecs=vecs, base_queries=good[:1], tuned_vecs=vecs,
                  tuned_queries=good[:1])
     assert tie.kept == "fine-tuned"  # a tie keeps the training's result
+
+
+def test_retrieval_check_leaves_the_queries_out_of_the_corpus() -> None:
+    from semindex.training.selection import retrieval_set
+
+    corpus = [("Email", "email"), ("E-mail address", "email"), ("Surname", "last_name"),
+              ("Coupon code", "unknown"), ("Your mail", "email")]
+    rs = retrieval_set([("Your mail", "email"), ("Nachname", "last_name"), ("Gift card", "unknown"),
+                        ("Tel", "phone")], corpus)
+    assert rs is not None
+    texts = {rs.queries[q]: {rs.corpus[d] for d in rs.relevant[q]} for q in rs.queries}
+    # a query never finds itself; unknowns and keys without a corpus text are not asked ...
+    assert texts == {"Your mail": {"Email", "E-mail address"}, "Nachname": {"Surname"}}
+    assert "Your mail" not in rs.corpus.values() and "Coupon code" in rs.corpus.values()  # ... unknowns distract
+    assert retrieval_set([("Tel", "phone")], corpus) is None

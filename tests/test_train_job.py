@@ -157,6 +157,11 @@ def test_full_train_fixes_what_the_base_model_got_wrong(store_dir: Path, ray_ses
     fixed = sum(tuned.classify([{"label": q}])[0].key == k for q, k in wrong)
     assert fixed >= 0.8 * len(wrong)
     assert summary.counts["triplets train"] > 0 and summary.metrics["train"]["train_loss"] > 0
+    # Each epoch was scored by retrieving the validation anchors; the kept epoch is the best.
+    train = summary.metrics["train"]
+    assert summary.counts["retrieval check queries"] == train["eval_top1_queries"] > 10
+    top1s = [h["eval_retrieval_cosine_accuracy@1"] for h in train["epoch_history"]]
+    assert len(top1s) == 3 and train["eval_top1"] == pytest.approx(max(top1s))
     # The fine-tune was compared with the base model on held-out feedback; the version
     # holds the model that retrieved better, and says so.
     sel = json.loads((store.resolve("latest") / "metrics.json").read_text())["model_selection"]

@@ -61,6 +61,7 @@ from semindex.remote_store import open_store
 from semindex.splits import split_by_group
 from semindex.text import main_part, normalize
 from semindex.training.embedding import EmbedStats, embed_texts, write_embeddings
+from semindex.training.selection import retrieval_set
 from semindex.training.triplets import build_triplets
 
 log = logging.getLogger("semindex.train")
@@ -343,6 +344,11 @@ def run(cfg: JobConfig, *, ray_address: str | None = None,
                                                 (1 - cfg.train.validation_fraction,), cfg.train.seed)
                 summary.counts["triplets train"] = len(train_t)
                 summary.counts["triplets validation"] = len(val_t)
+                key_of = {normalize(t): k for t, k in anchor_pairs}
+                val_anchors = {t.anchor: key_of[normalize(t.anchor)] for t in val_t
+                               if normalize(t.anchor) in key_of}
+                retrieval = retrieval_set(list(val_anchors.items()), list(zip(syn_texts, syn_keys)))
+                summary.counts["retrieval check queries"] = len(retrieval.queries) if retrieval else 0
             stage("finetune")
             with timer.step("fine-tune (Ray Train)"):
                 from semindex.training.finetune import finetune
@@ -357,7 +363,8 @@ def run(cfg: JobConfig, *, ray_address: str | None = None,
                     num_workers=cfg.train.num_workers, use_gpu=cfg.train.use_gpu,
                     cpus_per_worker=cfg.train.cpus_per_worker,
                     storage_path=cfg.train.storage_path or str(store.root / ".ray_train"),
-                    run_name=name, placement_strategy=cfg.train.placement_strategy)
+                    run_name=name, placement_strategy=cfg.train.placement_strategy,
+                    retrieval=retrieval)
         else:
             copy_model(inputs.model_path, model_dir)
         model_path = str(model_dir) if not inputs.model_path.startswith("hash:") else inputs.model_path

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from semindex.data import SynonymRecord
+from semindex.data import UNKNOWN, SynonymRecord
 from semindex.index import KeyIndex
+from semindex.text import normalize
 
 
 @dataclass(frozen=True)
@@ -44,3 +45,34 @@ def choose(records: Sequence[SynonymRecord], expected: Sequence[str], *, base_ve
     base = top1_accuracy(records, base_vecs, base_queries, expected)
     tuned = top1_accuracy(records, tuned_vecs, tuned_queries, expected)
     return Selection("fine-tuned" if tuned >= base else "base", base, tuned, len(expected))
+
+
+@dataclass(frozen=True)
+class RetrievalSet:
+    """Held-out anchors as retrieval queries for the fine-tune's per-epoch check (the shape of
+    sentence-transformers' ``InformationRetrievalEvaluator``): ids -> texts, and per query
+    the ids of the corpus texts of its key."""
+
+    queries: dict[str, str]
+    corpus: dict[str, str]
+    relevant: dict[str, set[str]]
+
+
+def retrieval_set(queries: Sequence[tuple[str, str]], corpus: Sequence[tuple[str, str]],
+                  ) -> RetrievalSet | None:
+    """Queries ``(text, key)`` against corpus records ``(text, key)``, the queries' own texts
+    left out of the corpus (a query must not find itself); known-unknown records stay in as
+    distractors. None when no query has a corpus text of its key."""
+    asked = {normalize(t) for t, _ in queries}
+    docs = [(t, k) for t, k in corpus if normalize(t) not in asked]
+    by_key: dict[str, set[str]] = {}
+    for i, (_, k) in enumerate(docs):
+        by_key.setdefault(k, set()).add(f"d{i}")
+    qs: dict[str, str] = {}
+    relevant: dict[str, set[str]] = {}
+    for i, (t, k) in enumerate(dict(queries).items()):
+        if k != UNKNOWN and by_key.get(k):
+            qs[f"q{i}"], relevant[f"q{i}"] = t, by_key[k]
+    if not qs:
+        return None
+    return RetrievalSet(qs, {f"d{i}": t for i, (t, _) in enumerate(docs)}, relevant)
