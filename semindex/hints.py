@@ -177,10 +177,14 @@ _MAX_PATTERN_CHARS = 500
 
 @functools.lru_cache(maxsize=1024)
 def _compile(pattern: str) -> regex.Pattern[str]:
-    """An HTML ``pattern`` as a regular expression (HTML anchors it: the whole value)."""
+    """An HTML ``pattern`` as a regular expression (HTML anchors it: the whole value).
+
+    Browsers compile ``pattern`` with ECMAScript's ``v`` flag: classes nest and take set
+    difference (``[\\p{L}--[a-z]]``) and intersection (``&&``); ``regex``'s VERSION1 reads
+    both (its default VERSION0 would silently read ``--`` as characters)."""
     if len(pattern) > _MAX_PATTERN_CHARS:
         raise regex.error(f"longer than {_MAX_PATTERN_CHARS} characters")
-    return regex.compile(f"(?:{pattern})")
+    return regex.compile(f"(?:{pattern})", regex.V1)
 
 
 def pattern_accepts(pattern: str, value: str) -> bool | None:

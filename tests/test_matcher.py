@@ -10,7 +10,7 @@ from semindex.artifacts import build_local_version
 from semindex.bundle import load_bundle
 from semindex.calibration import Thresholds
 from semindex.encoder import HashEncoder
-from semindex.hints import Hints, parse_hints
+from semindex.hints import Hints, parse_hints, pattern_accepts
 from semindex.index import KeyHit
 from semindex.matcher import Decision, Lexicon, Matcher, assign_jointly
 from semindex.store import ModelStore
@@ -34,6 +34,16 @@ def matcher(tmp_path: Path, tiny, sample_hints: Hints) -> Matcher:  # type: igno
     build_local_version(store, tiny, "hash:64", HashEncoder(64),
                         thresholds=Thresholds(0.5, {"postal_code": 0.45}, 0.9), hints=hints)
     return Matcher(load_bundle(store.resolve("latest")))
+
+
+@pytest.mark.parametrize(("pattern", "value", "accepts"), [
+    ("[0-9]{5}", "10115", True), ("[0-9]{5}", "10115 Berlin", False),    # the whole value
+    (r"[\p{L}--[a-z]]+", "ÄÖÜ", True), (r"[\p{L}--[a-z]]+", "abc", False),  # v-flag difference
+    (r"[\p{L}&&\p{Lu}]+", "ABC", True), (r"[\p{L}&&\p{Lu}]+", "Abc", False),  # intersection
+    ("(unclosed", "x", None), ("a" * 501, "a", None),                     # unreadable: None
+])
+def test_html_pattern_reads_like_a_browser(pattern: str, value: str, accepts: bool | None) -> None:
+    assert pattern_accepts(pattern, value) is accepts
 
 
 @pytest.mark.parametrize(("pattern", "admitted"), [
