@@ -22,6 +22,9 @@ from semindex.training.selection import RetrievalSet
 
 log = logging.getLogger(__name__)
 
+#: The per-epoch figure that picks the epoch kept (InformationRetrievalEvaluator, name "retrieval").
+TOP1_METRIC = "retrieval_cosine_accuracy@1"
+
 
 def train_loop_per_worker(config: dict[str, Any]) -> None:
     """Runs on every Ray Train worker."""
@@ -118,9 +121,6 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
                 model.save(ckpt_dir)
                 checkpoint = ray.train.Checkpoint.from_directory(ckpt_dir)
             ray.train.report(metrics, checkpoint=checkpoint)
-
-
-TOP1_METRIC = "retrieval_cosine_accuracy@1"
 
 
 def finetune(model_path: str, train: list[Triplet], val: list[Triplet], dest: Path, *,
