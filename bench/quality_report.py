@@ -39,6 +39,13 @@ def report(data: dict[str, Any], max_keys: int | None = None) -> str:
         lines.append(f"| ({len(keys) - max_keys} more keys) | | | |")
     lines += ["", "Most frequent confusions after the loop (expected -> predicted): " +
               ", ".join(f"{c} ({n})" for c, n in after["confusions"][:8])]
+    if "by_reason" in after:
+        lines += ["", "| decided by (after loop) | fields | accepted | right | precision of accepted |",
+                  "|---|---|---|---|---|"]
+        lines += [f"| {r} | {row['n']} | {row['accepted']} | {row['correct']} | "
+                  f"{row['precision']:.3f} |" if row["accepted"] else
+                  f"| {r} | {row['n']} | 0 | {row['correct']} | – |"
+                  for r, row in after["by_reason"].items()]
     return "\n".join(lines)
 
 

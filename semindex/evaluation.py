@@ -1,7 +1,9 @@
 """Scoring: accuracy (correct abstentions count), precision, recall, per-key table.
 
 Pure functions over (predicted, expected) pairs, where ``predicted`` is the accepted key
-or None (abstained) and ``expected`` the right key or None (the text is none of them).
+or None (abstained) and ``expected`` the right key or None (the text is none of them);
+with each decision's ``reason`` (lexical, semantic, type, known_unknown, ...) the report
+also says how often each kind of evidence decided and how often it was right.
 """
 
 from __future__ import annotations
@@ -11,9 +13,10 @@ from collections.abc import Sequence
 from typing import Any
 
 
-def score(predicted: Sequence[str | None], expected: Sequence[str | None]) -> dict[str, Any]:
-    if len(predicted) != len(expected):
-        raise ValueError("predicted and expected differ in length")
+def score(predicted: Sequence[str | None], expected: Sequence[str | None],
+          reasons: Sequence[str] | None = None) -> dict[str, Any]:
+    if len(predicted) != len(expected) or (reasons is not None and len(reasons) != len(expected)):
+        raise ValueError("predicted, expected and reasons differ in length")
     n = len(expected)
     correct = sum(p == e for p, e in zip(predicted, expected, strict=True))
     accepted = [(p, e) for p, e in zip(predicted, expected, strict=True) if p is not None]
@@ -32,6 +35,9 @@ def score(predicted: Sequence[str | None], expected: Sequence[str | None]) -> di
                       "f1": round(f1, 4)}
     confusions = Counter(f"{e or '∅'} -> {p or '∅'}"
                          for p, e in zip(predicted, expected, strict=True) if p != e)
+    extra: dict[str, Any] = {}
+    if reasons is not None:
+        extra["by_reason"] = by_reason(predicted, expected, reasons)
     return {
         "n": n,
         "accuracy": correct / n if n else 0.0,
@@ -40,7 +46,26 @@ def score(predicted: Sequence[str | None], expected: Sequence[str | None]) -> di
         "abstain_rate": (n - len(accepted)) / n if n else 0.0,
         "per_key": per_key,
         "confusions": confusions.most_common(10),
+        **extra,
     }
+
+
+def by_reason(predicted: Sequence[str | None], expected: Sequence[str | None],
+              reasons: Sequence[str]) -> dict[str, dict[str, int | float]]:
+    """Per reason: decisions, how many accepted a key, and how many were right (a right
+    abstention counts); ``precision`` is over the accepted ones."""
+    out: dict[str, dict[str, int | float]] = {}
+    for p, e, r in zip(predicted, expected, reasons, strict=True):
+        row = out.setdefault(r, {"n": 0, "accepted": 0, "correct": 0, "accepted_correct": 0})
+        row["n"] += 1
+        row["correct"] += p == e
+        if p is not None:
+            row["accepted"] += 1
+            row["accepted_correct"] += p == e
+    for row in out.values():
+        acc = row.pop("accepted_correct")
+        row["precision"] = round(acc / row["accepted"], 4) if row["accepted"] else 0.0
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]["n"]))
 
 
 def format_report(name: str, m: dict[str, Any]) -> str:
@@ -51,6 +76,11 @@ def format_report(name: str, m: dict[str, Any]) -> str:
     for k, row in m["per_key"].items():
         lines.append(f"{k[:28]:28} {row['support']:>7} {row['precision']:>6.2f} "
                      f"{row['recall']:>6.2f} {row['f1']:>6.2f}")
+    if m.get("by_reason"):
+        lines.append(f"{'decided by':28} {'n':>7} {'accept':>6} {'right':>6} {'prec':>6}")
+        for r, row in m["by_reason"].items():
+            lines.append(f"{r[:28]:28} {row['n']:>7} {row['accepted']:>6} {row['correct']:>6} "
+                         f"{row['precision']:>6.2f}")
     if m["confusions"]:
         lines.append("most frequent confusions (expected -> predicted):")
         lines += [f"  {c}: {n}" for c, n in m["confusions"]]

@@ -32,7 +32,7 @@ from semindex.data import (
 from semindex.evaluation import score
 from semindex.hints import Hints, load_hints
 from semindex.index import KeyIndex
-from semindex.matcher import Matcher
+from semindex.matcher import Decision, Matcher
 from semindex.remote_store import open_store
 from semindex.splits import split_by_group
 
@@ -40,22 +40,34 @@ log = logging.getLogger(__name__)
 
 
 def predict(matcher: Matcher, rows: list[LabelledRow], *, by_group: bool = False) -> list[str | None]:
-    """The accepted key (or None) for each labelled row, through the full matcher.
+    """The accepted key (or None) for each labelled row (see :func:`decide`)."""
+    return [d.key if d.accepted else None for d in decide(matcher, rows, by_group=by_group)]
+
+
+def decide(matcher: Matcher, rows: list[LabelledRow], *, by_group: bool = False) -> list[Decision]:
+    """The matcher's decision for each labelled row, through the full matcher.
 
     Each row is classified alone by default: the evaluation data carries no form
     boundaries (a site or a page holds several forms, e.g. login and sign-up, each with its
     own email field), so whole-form assignment over a group would wrongly drop fields.
     ``by_group`` classifies the rows of one group as one request.
     """
-    out: list[str | None] = [None] * len(rows)
+    out: list[Decision | None] = [None] * len(rows)
     groups: dict[str, list[int]] = {}
     for i, r in enumerate(rows):
         groups.setdefault(r.group if by_group else str(i), []).append(i)
     requests = [([rows[i].field for i in idx], None) for idx in groups.values()]
     for idx, decisions in zip(groups.values(), matcher.classify_many(requests), strict=True):
         for i, d in zip(idx, decisions, strict=True):
-            out[i] = d.key if d.accepted else None
-    return out
+            out[i] = d
+    return [d for d in out if d is not None]
+
+
+def scored(matcher: Matcher, rows: list[LabelledRow]) -> dict[str, Any]:
+    """:func:`~semindex.evaluation.score` of the matcher on ``rows``, with the by-reason table."""
+    decisions = decide(matcher, rows)
+    return score([d.key if d.accepted else None for d in decisions], [r.expected for r in rows],
+                 [d.reason for d in decisions])
 
 
 def rebind(bundle: Bundle, canonical: Canonical, hints: Hints | None = None, *,
@@ -85,7 +97,7 @@ def evaluate_version(store_root: str, version: str, eval_path: str, *, canonical
         extra = load_hints(hints, canon.keys) if hints else None
         bundle = rebind(bundle, with_synonyms(canon, extra.synonyms) if extra else canon, extra)
     rows = load_eval_rows(eval_path)
-    metrics = score(predict(Matcher(bundle), rows), [r.expected for r in rows])
+    metrics = scored(Matcher(bundle), rows)
     return {"version": bundle.name, "eval": eval_path, "reports": {bundle.name: metrics}}
 
 
@@ -163,8 +175,7 @@ def feedback_loop(eval_path: str, canonical: str, *, hints: str | None = None,
     zero = run(cfg)
     store = open_store(cfg.model_store)
     zero_bundle = load_bundle(store.resolve(zero.version or ""))
-    expected_b = [r.expected for r in fold_b]
-    zero_metrics = score(predict(Matcher(zero_bundle), fold_b), expected_b)
+    zero_metrics = scored(Matcher(zero_bundle), fold_b)
     feedback_csv = work / "fold_a_feedback.csv"
     n_feedback = reviewer_feedback(Matcher(zero_bundle), fold_a, feedback_csv)
     full_cfg = cfg.model_copy(update={
@@ -172,7 +183,7 @@ def feedback_loop(eval_path: str, canonical: str, *, hints: str | None = None,
         "data": cfg.data.model_copy(update={"feedback": str(feedback_csv)})})
     trained = run(full_cfg)
     tuned = load_bundle(store.resolve(trained.version or ""))
-    after = score(predict(Matcher(tuned), fold_b), expected_b)
+    after = scored(Matcher(tuned), fold_b)
     baseline = seed_baseline(zero_bundle, canon, feedback_csv, fold_b)
     return {"eval": eval_path, "rows": len(rows), "fold_a": len(fold_a), "fold_b": len(fold_b),
             "feedback_rows": n_feedback, "zero_shot_version": zero.version,

@@ -47,5 +47,9 @@ def test_evaluate(store: ModelStore, tmp_path: Path, capsys: pytest.CaptureFixtu
     m = out["reports"][store.latest_name()]
     assert m["n"] == 4 and m["accuracy"] == pytest.approx(0.75)
     assert ["last_name -> first_name", 1] in m["confusions"]
+    # which evidence decided: every row is counted under one reason
+    assert sum(r["n"] for r in m["by_reason"].values()) == 4
+    assert sum(r["correct"] for r in m["by_reason"].values()) == 3
     assert main(["--store", str(store.root), "evaluate", "--eval", str(p)]) == 0
-    assert "accuracy=0.750" in capsys.readouterr().out
+    text = capsys.readouterr().out
+    assert "accuracy=0.750" in text and "decided by" in text

@@ -135,3 +135,17 @@ def test_score() -> None:
     assert m["abstain_rate"] == pytest.approx(2 / 5)
     assert m["per_key"]["a"]["support"] == 2
     assert ("a -> b", 1) in m["confusions"]
+    assert "by_reason" not in m
+
+
+def test_score_by_reason() -> None:
+    m = score(["a", None, "b", "a", None], ["a", None, "a", None, "b"],
+              ["lexical", "known_unknown", "semantic", "semantic", "below_threshold"])
+    assert m["by_reason"] == {
+        "semantic": {"n": 2, "accepted": 2, "correct": 0, "precision": 0.0},
+        "lexical": {"n": 1, "accepted": 1, "correct": 1, "precision": 1.0},
+        "known_unknown": {"n": 1, "accepted": 0, "correct": 1, "precision": 0.0},  # right abstention
+        "below_threshold": {"n": 1, "accepted": 0, "correct": 0, "precision": 0.0},
+    }
+    with pytest.raises(ValueError, match="differ in length"):
+        score(["a"], ["a"], [])

@@ -76,6 +76,10 @@ def test_feedback_loop_learns_fold_b_from_fold_a(tmp_path: Path, eval_file: Path
     zero, after = reports["semindex zero-shot"], reports["semindex after loop"]
     assert zero["n"] == after["n"] == out["fold_b"]
     assert zero["accuracy"] < 0.9 and after["accuracy"] > zero["accuracy"]  # the loop learned
+    # the report says which evidence decided each fold-B field, and how often it was right
+    for rep in (zero, after):
+        assert sum(r["n"] for r in rep["by_reason"].values()) == rep["n"]
+        assert sum(r["correct"] for r in rep["by_reason"].values()) == round(rep["accuracy"] * rep["n"])
 
     # Fold B was never seen by training or calibration: no feedback text names a fold-B site.
     fold_b_sites = set(SITES) - fold_a_sites

@@ -53,10 +53,9 @@ from semindex.encoder import (
     resolve_model_path,
 )
 from semindex.errors import SemindexError
-from semindex.evaluation import score
 from semindex.hints import Hints, load_hints
 from semindex.matcher import Matcher
-from semindex.quality import predict
+from semindex.quality import scored
 from semindex.remote_store import open_store
 from semindex.splits import split_by_group
 from semindex.text import main_part, normalize
@@ -430,13 +429,11 @@ def run(cfg: JobConfig, *, ray_address: str | None = None,
         stage("evaluate")
         with timer.step("evaluate"):
             bundle = replace(bundle, thresholds=thresholds)  # the index is built once, above
-            expected = [r.expected for r in split.eval_rows]
-            new = score(predict(Matcher(bundle), split.eval_rows), expected)
+            new = scored(Matcher(bundle), split.eval_rows)
             old = None
             if parent is not None:
                 try:
-                    old = score(predict(Matcher(load_bundle(store.resolve(parent))),
-                                        split.eval_rows), expected)
+                    old = scored(Matcher(load_bundle(store.resolve(parent))), split.eval_rows)
                 except SemindexError as exc:
                     log.warning("cannot evaluate current latest %s: %s", parent, exc)
             promote, reason = gate(new, old, cfg.gate.min_accuracy, cfg.gate.tolerance)
