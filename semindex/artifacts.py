@@ -17,7 +17,7 @@ from semindex.calibration import Thresholds
 from semindex.data import Canonical, SynonymRecord, unknown_records
 from semindex.encoder import HASH_MARKER, Encoder
 from semindex.hints import Hints
-from semindex.index import KeyIndex
+from semindex.index import DEFAULT_EF_SEARCH, DEFAULT_EXACT_MAX, KeyIndex
 from semindex.store import ModelStore
 
 
@@ -35,8 +35,8 @@ def copy_model(source: str, dest: Path) -> None:
 
 def write_version(directory: Path, *, records: list[SynonymRecord], vectors: np.ndarray,
                   thresholds: Thresholds, hints: Hints, metrics: dict[str, Any],
-                  manifest: dict[str, Any], index_exact_max: int = 20_000,
-                  index_ef_search: int = 256) -> KeyIndex:
+                  manifest: dict[str, Any], index_exact_max: int = DEFAULT_EXACT_MAX,
+                  index_ef_search: int = DEFAULT_EF_SEARCH) -> KeyIndex:
     """Build the index and write every artifact except ``model/`` into ``directory``."""
     index = KeyIndex.build(records, vectors, exact_max=index_exact_max, ef_search=index_ef_search)
     index.save(directory)

@@ -105,6 +105,8 @@ class JobConfig(_Strict):
     model_store: str = "model_store"
     base_model: str = DEFAULT_BASE_MODEL
     text_mode: Literal["precedence", "rich"] = "rich"
+    # the same defaults as semindex.index.DEFAULT_EXACT_MAX / DEFAULT_EF_SEARCH (not imported:
+    # that would load FAISS to parse a config; tests/test_index.py checks they agree)
     index_exact_max: int = Field(20_000, ge=1)
     index_ef_search: int = Field(256, ge=1, le=4096, description="HNSW efSearch (indexes above "
                                  "index_exact_max vectors): higher is slower and finds more")

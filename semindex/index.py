@@ -21,9 +21,12 @@ from semindex.errors import ModelLoadError
 
 INDEX_FILE = "index.faiss"
 META_FILE = "meta.json"
+#: Defaults of the job settings ``index_exact_max`` and ``index_ef_search`` (measured below).
+DEFAULT_EXACT_MAX = 20_000
+DEFAULT_EF_SEARCH = 256
 
 
-def choose_index_type(n_vectors: int, exact_max: int = 20_000) -> str:
+def choose_index_type(n_vectors: int, exact_max: int = DEFAULT_EXACT_MAX) -> str:
     """Pick the FAISS index type for ``n_vectors``.
 
     Exact inner product (``flat``) up to ``exact_max``: exact, no training, no tuning, and
@@ -39,7 +42,7 @@ def choose_index_type(n_vectors: int, exact_max: int = 20_000) -> str:
     return "flat" if n_vectors <= exact_max else "hnsw"
 
 
-def new_index(dim: int, kind: str, ef_search: int = 256) -> faiss.Index:
+def new_index(dim: int, kind: str, ef_search: int = DEFAULT_EF_SEARCH) -> faiss.Index:
     """An empty index of ``kind``; ``ef_search`` (HNSW only: the candidate list of a query,
     saved with the index) trades search time for recall."""
     if kind == "flat":
@@ -99,7 +102,7 @@ class KeyIndex:
 
     @classmethod
     def build(cls, records: list[SynonymRecord], vectors: np.ndarray,
-              exact_max: int = 20_000, ef_search: int = 256) -> KeyIndex:
+              exact_max: int = DEFAULT_EXACT_MAX, ef_search: int = DEFAULT_EF_SEARCH) -> KeyIndex:
         if len(records) != len(vectors):
             raise ValueError(f"{len(records)} records but {len(vectors)} vectors")
         vecs = np.ascontiguousarray(vectors, dtype=np.float32)

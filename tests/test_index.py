@@ -6,9 +6,10 @@ import faiss
 import numpy as np
 import pytest
 
+from semindex.config import JobConfig
 from semindex.data import SynonymRecord
 from semindex.errors import ModelLoadError
-from semindex.index import KeyIndex, choose_index_type
+from semindex.index import DEFAULT_EF_SEARCH, DEFAULT_EXACT_MAX, KeyIndex, choose_index_type
 
 
 @pytest.mark.parametrize(("n", "exact_max", "kind"), [
@@ -48,6 +49,8 @@ def test_hnsw_ef_search_is_kept_with_the_index(tmp_path: Path) -> None:
     idx.save(tmp_path)
     assert KeyIndex.load(tmp_path, expected_dim=16).ef_search == 300
     assert KeyIndex.build(_records(40), vecs, exact_max=10).ef_search == 256  # the default
+    defaults = JobConfig()
+    assert (defaults.index_exact_max, defaults.index_ef_search) == (DEFAULT_EXACT_MAX, DEFAULT_EF_SEARCH)
     flat = KeyIndex.build(_records(40), vecs)
     flat.set_ef_search(300)  # says nothing for an exact index
     assert flat.kind == "flat" and flat.ef_search is None

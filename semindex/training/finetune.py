@@ -105,7 +105,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
                 for h in trainer.state.log_history if "eval_loss" in h]
             final = trainer.evaluate()  # the kept (best) epoch
             metrics["eval_loss"] = float(final["eval_loss"])
-            if evaluator is not None and retrieval is not None:
+            if retrieval is not None:  # the evaluator ran
                 metrics["eval_top1"] = float(final[f"eval_{TOP1_METRIC}"])
                 metrics["eval_top1_queries"] = len(retrieval.queries)
         # Which nodes did the work (rank 0 reports them): shows multi-node placement.
