@@ -11,6 +11,7 @@ A hints file (JSON, conventionally ``<canonical>.hints.json``) maps HTML evidenc
       "options": {"country": ["germany", "france", ...], "gender": ["male", "female"]},
       "values": {"postal_code": ["10115", "94103-1234", "SW1A 1AA"], ...},
       "synonyms": {"postal_code": ["PLZ", "Code postal", "CAP", "郵便番号"], ...},
+      "fillers": ["your", "please", "votre", "bitte", "required", ...],
       "repeatable": ["password", "address_line2"],
       "context_rules": [{"form_kind": "login", "field_type": "email", "key": "username"}],
       "form_kinds": {"login": ["log in", "sign in"], "signup": ["register", "sign up"]}
@@ -58,6 +59,9 @@ class Hints:
     #: More synonyms per key (other languages' labels), indexed and calibrated on with the
     #: canonical file's own but never trained on: one multilingual list for any canonical file.
     synonyms: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: Words a label wraps around what it names, in any language ("your", "votre",
+    #: "bitte", "required"): the lexical step compares labels without them.
+    fillers: frozenset[str] = frozenset()
 
     def to_json(self) -> dict[str, Any]:
         return {"autocomplete": self.autocomplete, "types": self.types,
@@ -66,6 +70,7 @@ class Hints:
                 "options": {k: sorted(v) for k, v in self.options.items()},
                 "values": {k: list(v) for k, v in self.values.items()},
                 "synonyms": {k: list(v) for k, v in self.synonyms.items()},
+                "fillers": sorted(self.fillers),
                 "repeatable": sorted(self.repeatable),
                 "context_rules": list(self.context_rules), "form_kinds": self.form_kinds}
 
@@ -248,6 +253,9 @@ def parse_hints(obj: Any, source: str, keys: list[str] | None = None) -> Hints:
             raise DataError(f"{source}: context_rules[{i}] needs 'form_kind' and 'key'")
         check_key(rule["key"], f"context_rules[{i}].key")
         rules.append({str(k): str(v) for k, v in rule.items()})
+    fillers = obj.get("fillers", [])
+    if not isinstance(fillers, list) or not all(isinstance(w, str) and normalize(w) for w in fillers):
+        raise DataError(f"{source}: 'fillers' must be a list of non-empty words")
     kinds = obj.get("form_kinds", {})
     if not isinstance(kinds, dict):
         raise DataError(f"{source}: 'form_kinds' must be an object")
@@ -255,7 +263,7 @@ def parse_hints(obj: Any, source: str, keys: list[str] | None = None) -> Hints:
                  {str(k): [str(c).lower() for c in v] for k, v in kinds.items()},
                  {str(t).lower(): check_key(k, f"type_means.{t}") for t, k in means.items()},
                  key_lists("inputmode"), min_length, options, text_lists("values"),
-                 text_lists("synonyms"))
+                 text_lists("synonyms"), frozenset(normalize(w) for w in fillers))
 
 
 def load_hints(path: str | Path | None, keys: list[str] | None = None) -> Hints:

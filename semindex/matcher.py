@@ -24,7 +24,7 @@ import numpy as np
 from semindex.bundle import Bundle
 from semindex.data import UNKNOWN
 from semindex.index import KeyHit
-from semindex.text import field_text, is_generic, normalize
+from semindex.text import PART_SEPARATOR, field_text, is_generic, normalize
 
 # Threshold adjustments (added to the calibrated threshold). Small on purpose: they break
 # near-ties, they do not overrule a clear semantic score.
@@ -66,15 +66,27 @@ def main_text(fld: Mapping[str, Any]) -> str:
 
 
 class Lexicon:
-    """Normalised synonym -> keys, for the exact/fuzzy short-circuit."""
+    """Normalised synonym -> keys, for the exact/fuzzy short-circuit.
 
-    def __init__(self, pairs: Sequence[tuple[str, str]]) -> None:
+    Texts are compared normalised and without ``fillers``, the words a label wraps around
+    what it names ("Your full name", "Votre prénom", "Vaše jméno a příjmení"): see
+    :meth:`norm`.
+    """
+
+    def __init__(self, pairs: Sequence[tuple[str, str]], fillers: frozenset[str] = frozenset()) -> None:
+        self.fillers = fillers
         self.table: dict[str, set[str]] = {}
         self.original: dict[str, str] = {}
         for key, syn in pairs:
-            self.table.setdefault(normalize(syn), set()).add(key)
-            self.original.setdefault(normalize(syn), syn)
+            self.table.setdefault(self.norm(syn), set()).add(key)
+            self.original.setdefault(self.norm(syn), syn)
         self._norms = list(self.table)
+
+    def norm(self, text: str) -> str:
+        """The text as the lexicon compares it: normalised, filler words dropped (unless
+        nothing else is left)."""
+        words = normalize(text).split()
+        return " ".join([w for w in words if w not in self.fillers] or words)
 
     def best(self, text: str, *, leave_out: bool = False) -> tuple[str | None, float, str | None]:
         """(key, ratio, synonym) of the closest synonym; key is None if it is ambiguous.
@@ -85,7 +97,7 @@ class Lexicon:
         """
         from rapidfuzz import fuzz, process
 
-        norm = normalize(text)
+        norm = self.norm(text)
         if not norm:
             return None, 0.0, None
         if norm in self.table and not leave_out:
@@ -107,7 +119,8 @@ class Matcher:
         self.bundle = bundle
         self.top_k = top_k
         self.assign = assign
-        self.lexicon = Lexicon([(r.key, r.synonym) for r in bundle.index.records])
+        self.lexicon = Lexicon([(r.key, r.synonym) for r in bundle.index.records],
+                               bundle.hints.fillers)
 
     # -- thresholds --------------------------------------------------------------
     def threshold_for(self, key: str, fld: Mapping[str, Any], text: str) -> tuple[float, list[str]]:
@@ -220,6 +233,10 @@ class Matcher:
                             nearest_unknown.synonym, "known_unknown", False, runner,
                             [f"nearest example is a confirmed unknown ({nearest_unknown.score:.2f})"],
                             hits)
+        part_key, part = self._part_key(text, allowed)
+        if part_key is not None:
+            return Decision(sel, text, part_key, 1.0, 1.0, margin, part, "lexical", True, runner,
+                            [f"another attribute ({part!r}) is a synonym of {part_key}"], hits)
         if not hits:
             return Decision(sel, text, None, 0.0, 0.0, 0.0, None, "below_threshold", False)
         # The best key by score, moved only by the field's own evidence (required, type,
@@ -235,6 +252,21 @@ class Matcher:
         return Decision(sel, text, top.key, top.score, threshold, margin, top.synonym,
                         "semantic" if accepted else "below_threshold", accepted, runner,
                         ["semantic", *why], hits)
+
+    def _part_key(self, text: str, allowed: list[str] | None) -> tuple[str | None, str | None]:
+        """The key that the field's other attributes (placeholder, name, id) name exactly,
+        when those that name one agree on it and the field admits it; else (None, None)."""
+        found: dict[str, str] = {}
+        for part in text.split(PART_SEPARATOR)[1:]:
+            key, ratio, _ = self.lexicon.best(part)
+            if key is not None and ratio >= 1.0:
+                found.setdefault(key, part)
+        if len(found) != 1:
+            return None, None
+        key, part = next(iter(found.items()))
+        if key == UNKNOWN or (allowed is not None and key not in allowed):
+            return None, None
+        return key, part
 
     def _form_rule(self, fld: Mapping[str, Any], form_kind: str | None) -> str | None:
         if form_kind is None:

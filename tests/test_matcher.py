@@ -100,6 +100,12 @@ def test_pattern_narrows_the_keys(matcher: Matcher, field: dict[str, Any], lexic
     ({"label": "Surname", "options": ["10115", "75001", "SW1A 1AA", "Other"]}, "postal_code", "options"),
     ({"options": [{"text": "10115"}, {"value": "75001"}, "Choose..."]}, "postal_code", "options"),
     ({"label": "Surname", "options": ["10115", "Red", "Blue"]}, "last_name", "lexical"),  # 1 of 3
+    ({"label": "Your surname, please"}, "last_name", "lexical"),  # filler words are left out
+    ({"label": "Votre E-mail *"}, "email", "lexical"),
+    ({"label": "Qwxz vbnm", "name": "e_mail"}, "email", "lexical"),  # another attribute names it
+    ({"label": "Qwxz vbnm", "placeholder": "Surname", "id": "user_surname"}, "last_name", "lexical"),
+    ({"label": "Qwxz vbnm", "name": "e_mail", "id": "surname"}, None, "below_threshold"),  # disagree
+    ({"label": "Qwxz vbnm", "name": "surname", "type": "select"}, None, "below_threshold"),  # not admitted
 ])
 def test_reasons(matcher: Matcher, field: dict[str, Any], key: str | None, reason: str) -> None:
     d = matcher.classify([field])[0]
@@ -220,6 +226,8 @@ def test_known_unknown_examples_make_the_field_abstain(tmp_path: Path, tiny) -> 
     ({"synonyms": {"email": ["Courriel", " "]}}, "synonyms.email must be a list of non-empty strings"),
     ({"synonyms": {"nope": ["x"]}}, "synonyms: 'nope' is not a canonical key"),
     ({"synonyms": ["Courriel"]}, "must be objects"),
+    ({"fillers": "your"}, "'fillers' must be a list of non-empty words"),
+    ({"fillers": ["your", "*"]}, "'fillers' must be a list of non-empty words"),
 ])
 def test_hints_validation_names_file_and_entry(obj: dict[str, Any], message: str) -> None:
     from semindex.errors import DataError
@@ -234,6 +242,17 @@ def test_lexicon_leave_out_ignores_the_texts_own_entry() -> None:
     assert lex.best("e-mail") == ("email", 1.0, "E-mail")
     _, ratio, syn = lex.best("E-mail", leave_out=True)
     assert syn != "E-mail" and ratio < 1.0
+
+
+def test_lexicon_leaves_filler_words_out() -> None:
+    lex = Lexicon([("email", "E-mail"), ("full_name", "Your name"), ("first_name", "Ihr")],
+                  frozenset({"your", "votre", "ihr"}))
+    assert lex.best("Votre e-mail :") == ("email", 1.0, "E-mail")
+    assert lex.best("Your name") == ("full_name", 1.0, "Your name")
+    assert lex.norm("Your Name") == "name" and lex.norm("Your") == "your"  # a filler alone stays
+    assert lex.best("Ihr") == ("first_name", 1.0, "Ihr")
+    plain = Lexicon([("email", "E-mail")])
+    assert plain.best("Votre e-mail")[1] < 1.0
 
 
 def test_leave_one_out_calibration(tmp_path: Path, tiny) -> None:  # type: ignore[no-untyped-def]

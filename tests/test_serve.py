@@ -121,6 +121,19 @@ def test_classify_and_fill_sample_form(service: Service) -> None:
     assert sum(",classify,#fname," in x for x in rows) >= 1 and sum(",fill,#fname," in x for x in rows) >= 1
 
 
+def test_labels_wrapped_in_filler_words_and_named_attributes(service: Service) -> None:
+    """Through the real model: "Votre prénom" is the synonym "Prénom" once the filler word is
+    left out, and a field whose label names nothing is named by its ``name`` attribute."""
+    fields = [{"selector": "#a", "label": "Votre prénom :"},
+              {"selector": "#b", "label": "Kontaktdaten", "name": "e-mail"}]
+    r = service.post("/ml/classify", {"fields": fields})
+    assert r.status_code == 200, r.text
+    got = {m["selector"]: m for m in r.json()["matches"]}
+    assert (got["#a"]["key"], got["#a"]["reason"], got["#a"]["synonym"]) == ("first_name", "lexical", "Prénom")
+    assert (got["#b"]["key"], got["#b"]["reason"]) == ("email", "lexical")
+    assert "another attribute ('e mail')" in got["#b"]["evidence"][0]
+
+
 def test_health_version_docs(service: Service) -> None:
     h = service.http.get("/ml/health")
     keys = len(load_canonical(SAMPLE / "canonical.json").keys)
