@@ -5,10 +5,12 @@ the field's ``type`` (a declared type admits only its keys: a checkbox holds no 
 few types decide the key outright: a password input is a password), the options of a
 ``<select>`` (mostly country names: country), ``inputmode``, ``pattern`` (tested against
 sample values of each key) and ``maxlength``, which narrow the keys as ``type`` does, a
-lexical match of the field's main text against the synonym table, then the semantic
-match (FAISS, max over synonyms and confirmed examples) against a threshold that is
-calibrated per key and adjusted by what the field says about itself (required, generic
-wording). A field whose nearest example is a confirmed unknown abstains. Finally the
+lexical match of the field's main text against the synonym table (filler words such as
+"your" or "votre" left out), a field whose nearest example is a confirmed unknown
+abstains, a lexical match of its other attributes (placeholder, name, id) when those that
+name a key agree, then the semantic match (FAISS, max over synonyms and confirmed
+examples) against a threshold that is calibrated per key and adjusted by what the field
+says about itself (required, generic wording). Finally the
 accepted fields of one form are assigned jointly, so two fields cannot both claim a
 non-repeatable key.
 """
