@@ -129,7 +129,8 @@ def test_labels_wrapped_in_filler_words_and_named_attributes(service: Service) -
     r = service.post("/ml/classify", {"fields": fields})
     assert r.status_code == 200, r.text
     got = {m["selector"]: m for m in r.json()["matches"]}
-    assert (got["#a"]["key"], got["#a"]["reason"], got["#a"]["synonym"]) == ("first_name", "lexical", "Prénom")
+    a = got["#a"]
+    assert (a["key"], a["reason"], a["synonym"]) == ("first_name", "lexical", "Prénom")
     assert (got["#b"]["key"], got["#b"]["reason"]) == ("email", "lexical")
     assert "another attribute ('e mail')" in got["#b"]["evidence"][0]
 
