@@ -10,9 +10,8 @@ lexical match of the field's main text against the synonym table (filler words s
 abstains, a lexical match of its other attributes (placeholder, name, id) when those that
 name a key agree, then the semantic match (FAISS, max over synonyms and confirmed
 examples) against a threshold that is calibrated per key and adjusted by what the field
-says about itself (required, generic wording). Finally the
-accepted fields of one form are assigned jointly, so two fields cannot both claim a
-non-repeatable key.
+says about itself (required, generic wording). Finally the accepted fields of one form
+are assigned jointly, so two fields cannot both claim a non-repeatable key.
 """
 
 from __future__ import annotations
@@ -235,10 +234,12 @@ class Matcher:
                             nearest_unknown.synonym, "known_unknown", False, runner,
                             [f"nearest example is a confirmed unknown ({nearest_unknown.score:.2f})"],
                             hits)
-        part_key, part = self._part_key(text, allowed)
-        if part_key is not None:
-            return Decision(sel, text, part_key, 1.0, 1.0, margin, part, "lexical", True, runner,
-                            [f"another attribute ({part!r}) is a synonym of {part_key}"], hits)
+        named = self._part_key(text, allowed)
+        if named is not None:
+            part_key, part, syn = named
+            return Decision(sel, text, part_key, 1.0, 1.0, margin, syn, "lexical", True, runner,
+                            [f"another attribute ({part!r}) is the synonym {syn!r} of {part_key}"],
+                            hits)
         if not hits:
             return Decision(sel, text, None, 0.0, 0.0, 0.0, None, "below_threshold", False)
         # The best key by score, moved only by the field's own evidence (required, type,
@@ -255,20 +256,21 @@ class Matcher:
                         "semantic" if accepted else "below_threshold", accepted, runner,
                         ["semantic", *why], hits)
 
-    def _part_key(self, text: str, allowed: list[str] | None) -> tuple[str | None, str | None]:
-        """The key that the field's other attributes (placeholder, name, id) name exactly,
-        when those that name one agree on it and the field admits it; else (None, None)."""
-        found: dict[str, str] = {}
+    def _part_key(self, text: str, allowed: list[str] | None) -> tuple[str, str, str] | None:
+        """(key, attribute text, synonym) when the field's other attributes (placeholder,
+        name, id) name a key exactly, those that name one agree on it, and the field admits
+        it; else None. Exact matches only: this step is not calibrated."""
+        found: dict[str, tuple[str, str]] = {}
         for part in text.split(PART_SEPARATOR)[1:]:
-            key, ratio, _ = self.lexicon.best(part)
-            if key is not None and ratio >= 1.0:
-                found.setdefault(key, part)
+            key, ratio, syn = self.lexicon.best(part)
+            if key is not None and syn is not None and ratio >= 1.0:
+                found.setdefault(key, (part, syn))
         if len(found) != 1:
-            return None, None
-        key, part = next(iter(found.items()))
+            return None
+        key, (part, syn) = next(iter(found.items()))
         if key == UNKNOWN or (allowed is not None and key not in allowed):
-            return None, None
-        return key, part
+            return None
+        return key, part, syn
 
     def _form_rule(self, fld: Mapping[str, Any], form_kind: str | None) -> str | None:
         if form_kind is None:

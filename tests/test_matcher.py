@@ -244,6 +244,12 @@ def test_lexicon_leave_out_ignores_the_texts_own_entry() -> None:
     assert syn != "E-mail" and ratio < 1.0
 
 
+def test_other_attributes_name_the_key_when_the_label_does_not(matcher: Matcher) -> None:
+    d = matcher.classify([{"label": "Qwxz vbnm", "placeholder": "Surname", "id": "surname"}])[0]
+    assert (d.key, d.reason, d.synonym, d.score) == ("last_name", "lexical", "Surname", 1.0)
+    assert d.evidence == ["another attribute ('Surname') is the synonym 'Surname' of last_name"]
+
+
 def test_lexicon_leaves_filler_words_out() -> None:
     lex = Lexicon([("email", "E-mail"), ("full_name", "Your name"), ("first_name", "Ihr")],
                   frozenset({"your", "votre", "ihr"}))
