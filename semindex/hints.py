@@ -254,7 +254,9 @@ def parse_hints(obj: Any, source: str, keys: list[str] | None = None) -> Hints:
         check_key(rule["key"], f"context_rules[{i}].key")
         rules.append({str(k): str(v) for k, v in rule.items()})
     fillers = obj.get("fillers", [])
-    if not isinstance(fillers, list) or not all(isinstance(w, str) and normalize(w) for w in fillers):
+    # One word each: the lexical step drops fillers word by word ("geben sie" would never match).
+    if not isinstance(fillers, list) or not all(isinstance(w, str) and len(normalize(w).split()) == 1
+                                                for w in fillers):
         raise DataError(f"{source}: 'fillers' must be a list of non-empty words")
     kinds = obj.get("form_kinds", {})
     if not isinstance(kinds, dict):

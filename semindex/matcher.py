@@ -79,8 +79,9 @@ class Lexicon:
         self.table: dict[str, set[str]] = {}
         self.original: dict[str, str] = {}
         for key, syn in pairs:
-            self.table.setdefault(self.norm(syn), set()).add(key)
-            self.original.setdefault(self.norm(syn), syn)
+            norm = self.norm(syn)
+            self.table.setdefault(norm, set()).add(key)
+            self.original.setdefault(norm, syn)
         self._norms = list(self.table)
 
     def norm(self, text: str) -> str:
@@ -88,6 +89,17 @@ class Lexicon:
         nothing else is left)."""
         words = normalize(text).split()
         return " ".join([w for w in words if w not in self.fillers] or words)
+
+    def _entry(self, norm: str) -> tuple[str | None, str]:
+        """(key, synonym) of a normalised entry; key is None if it is ambiguous."""
+        keys = self.table[norm]
+        return (next(iter(keys)) if len(keys) == 1 else None), self.original[norm]
+
+    def exact(self, text: str) -> tuple[str | None, str | None]:
+        """(key, synonym) of the entry ``text`` is exactly (once normalised), else
+        (None, None); a dictionary lookup, no fuzzy search. Key is None if it is ambiguous."""
+        norm = self.norm(text)
+        return self._entry(norm) if norm in self.table else (None, None)
 
     def best(self, text: str, *, leave_out: bool = False) -> tuple[str | None, float, str | None]:
         """(key, ratio, synonym) of the closest synonym; key is None if it is ambiguous.
@@ -102,15 +114,14 @@ class Lexicon:
         if not norm:
             return None, 0.0, None
         if norm in self.table and not leave_out:
-            keys = self.table[norm]
-            return (next(iter(keys)) if len(keys) == 1 else None), 1.0, self.original[norm]
+            key, syn = self._entry(norm)
+            return key, 1.0, syn
         found = next((f for f in process.extract(norm, self._norms, scorer=fuzz.ratio, limit=2)
                       if f[0] != norm), None)
         if found is None:
             return None, 0.0, None
-        best_norm, ratio = found[0], found[1] / 100.0
-        keys = self.table[best_norm]
-        return (next(iter(keys)) if len(keys) == 1 else None), ratio, self.original[best_norm]
+        key, syn = self._entry(found[0])
+        return key, found[1] / 100.0, syn
 
 
 class Matcher:
@@ -262,8 +273,8 @@ class Matcher:
         it; else None. Exact matches only: this step is not calibrated."""
         found: dict[str, tuple[str, str]] = {}
         for part in text.split(PART_SEPARATOR)[1:]:
-            key, ratio, syn = self.lexicon.best(part)
-            if key is not None and syn is not None and ratio >= 1.0:
+            key, syn = self.lexicon.exact(part)
+            if key is not None and syn is not None:
                 found.setdefault(key, (part, syn))
         if len(found) != 1:
             return None

@@ -228,6 +228,7 @@ def test_known_unknown_examples_make_the_field_abstain(tmp_path: Path, tiny) -> 
     ({"synonyms": ["Courriel"]}, "must be objects"),
     ({"fillers": "your"}, "'fillers' must be a list of non-empty words"),
     ({"fillers": ["your", "*"]}, "'fillers' must be a list of non-empty words"),
+    ({"fillers": ["your", "geben sie"]}, "'fillers' must be a list of non-empty words"),
 ])
 def test_hints_validation_names_file_and_entry(obj: dict[str, Any], message: str) -> None:
     from semindex.errors import DataError
@@ -257,6 +258,7 @@ def test_lexicon_leaves_filler_words_out() -> None:
     assert lex.best("Your name") == ("full_name", 1.0, "Your name")
     assert lex.norm("Your Name") == "name" and lex.norm("Your") == "your"  # a filler alone stays
     assert lex.best("Ihr") == ("first_name", 1.0, "Ihr")
+    assert lex.exact("Votre E-mail") == ("email", "E-mail") and lex.exact("E-mai") == (None, None)
     plain = Lexicon([("email", "E-mail")])
     assert plain.best("Votre e-mail")[1] < 1.0
 
