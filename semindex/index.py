@@ -74,6 +74,7 @@ class KeyIndex:
         self.kind = kind
         #: The canonical keys (known-unknown examples are indexed under UNKNOWN, not a key).
         self.keys = sorted({r.key for r in records} - {UNKNOWN})
+        self._selectors: dict[frozenset[str], tuple[Any, Any]] = {}
 
     @property
     def dim(self) -> int:
@@ -99,6 +100,7 @@ class KeyIndex:
         hnsw = self._hnsw()
         if hnsw is not None:
             hnsw.hnsw.efSearch = ef_search
+            self._selectors.clear()  # restricted searches carry their own efSearch
 
     @classmethod
     def build(cls, records: list[SynonymRecord], vectors: np.ndarray,
@@ -113,17 +115,31 @@ class KeyIndex:
         return cls(index, records, kind)
 
     def search(self, vectors: np.ndarray, top_keys: int = 5,
-               exclude: Sequence[int | None] | None = None) -> list[list[KeyHit]]:
+               exclude: Sequence[int | None] | None = None,
+               keys: Sequence[frozenset[str] | None] | None = None) -> list[list[KeyHit]]:
         """Per query, the best ``top_keys`` keys, each scored by its best synonym.
 
         ``exclude`` gives per query one record id to leave out (leave-one-out calibration:
-        a feedback text must not find itself).
+        a feedback text must not find itself). ``keys`` gives per query the keys it may
+        find (None: any); known-unknown examples always compete. A restricted query is
+        searched among those keys' vectors only (a FAISS ID selector), so a key the field
+        admits is scored even when other keys' synonyms are nearer.
         """
-        if len(vectors) == 0:
+        n = len(vectors)
+        if n == 0:
             return []
+        vecs = np.ascontiguousarray(vectors, dtype=np.float32)
         k = min(self.size, max(top_keys * 8, 32))
-        scores, ids = self.index.search(np.ascontiguousarray(vectors, dtype=np.float32), k)
-        skips = exclude if exclude is not None else [None] * len(ids)
+        groups: dict[frozenset[str] | None, list[int]] = {}
+        for i in range(n):
+            groups.setdefault(keys[i] if keys is not None else None, []).append(i)
+        scores = np.empty((n, k), dtype=np.float32)
+        ids = np.empty((n, k), dtype=np.int64)
+        for allowed, rows in groups.items():
+            params = self._selector(allowed)
+            at = np.asarray(rows)
+            scores[at], ids[at] = self.index.search(vecs[at], k, params=params)
+        skips = exclude if exclude is not None else [None] * n
         out: list[list[KeyHit]] = []
         for row_scores, row_ids, skip in zip(scores, ids, skips, strict=True):
             best: dict[str, KeyHit] = {}
@@ -135,6 +151,25 @@ class KeyIndex:
                     best[rec.key] = KeyHit(rec.key, float(score), rec.synonym)
             out.append(sorted(best.values(), key=lambda h: -h.score)[:top_keys])
         return out
+
+    def _selector(self, allowed: frozenset[str] | None) -> Any:
+        """FAISS search parameters that restrict a search to the records of ``allowed`` keys
+        (and the known-unknown examples); None when nothing is restricted. Built once per
+        key set (a field type admits the same keys every time)."""
+        if allowed is None:
+            return None
+        cached = self._selectors.get(allowed)
+        if cached is None:
+            ids = np.asarray([i for i, r in enumerate(self.records)
+                              if r.key in allowed or r.key == UNKNOWN], dtype=np.int64)
+            sel = faiss.IDSelectorBatch(ids)
+            hnsw = self._hnsw()
+            kind: Any = (faiss.SearchParameters if hnsw is None
+                         else faiss.SearchParametersHNSW)  # type: ignore[attr-defined]  # not in faiss's stubs
+            extra = {} if hnsw is None else {"efSearch": hnsw.hnsw.efSearch}
+            # The parameters hold a raw pointer to the selector: both are kept together.
+            cached = self._selectors[allowed] = (kind(sel=sel, **extra), sel)
+        return cached[0]
 
     def save(self, directory: str | Path) -> None:
         """Write ``index.faiss`` and ``meta.json`` (each via a temp file + rename)."""

@@ -156,17 +156,26 @@ class Matcher:
         return [field_text(f, "precedence" if mode == "precedence" else "rich") for f in fields]
 
     def candidates(self, texts: list[str],
-                   exclude: Sequence[int | None] | None = None) -> list[list[KeyHit]]:
+                   exclude: Sequence[int | None] | None = None,
+                   keys: Sequence[frozenset[str] | None] | None = None) -> list[list[KeyHit]]:
         """Top keys per text from one batched encode + search (empty texts get none);
-        ``exclude``: per text, an index record id to leave out."""
+        ``exclude``: per text, an index record id to leave out; ``keys``: per text, the
+        keys it may find (None: any)."""
         todo = [i for i, t in enumerate(texts) if t]
         out: list[list[KeyHit]] = [[] for _ in texts]
         if todo:
             vecs = self.bundle.encoder.encode([texts[i] for i in todo])
             skips = [exclude[i] for i in todo] if exclude is not None else None
-            for i, hits in zip(todo, self.bundle.index.search(vecs, self.top_k, skips), strict=True):
+            only = [keys[i] for i in todo] if keys is not None else None
+            for i, hits in zip(todo, self.bundle.index.search(vecs, self.top_k, skips, only),
+                               strict=True):
                 out[i] = hits
         return out
+
+    def admitted(self, fld: Mapping[str, Any]) -> frozenset[str] | None:
+        """The keys the field's declared evidence admits (None: any)."""
+        allowed = self.bundle.hints.admitted(fld, self.bundle.index.keys)
+        return None if allowed is None else frozenset(allowed)
 
     def classify(self, fields: Sequence[Mapping[str, Any]],
                  form: Mapping[str, Any] | None = None) -> list[Decision]:
@@ -177,7 +186,8 @@ class Matcher:
                       ) -> list[list[Decision]]:
         """Decisions for several independent forms, with one encode for all their fields."""
         texts = [self.texts(fields) for fields, _ in requests]
-        flat = self.candidates([t for ts in texts for t in ts])
+        flat = self.candidates([t for ts in texts for t in ts],
+                               keys=[self.admitted(f) for fields, _ in requests for f in fields])
         out, pos = [], 0
         for (fields, form), ts in zip(requests, texts, strict=True):
             out.append(self._classify_form(fields, form, ts, flat[pos:pos + len(ts)]))

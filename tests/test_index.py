@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from semindex.config import JobConfig
-from semindex.data import SynonymRecord
+from semindex.data import UNKNOWN, SynonymRecord
 from semindex.errors import ModelLoadError
 from semindex.index import DEFAULT_EF_SEARCH, DEFAULT_EXACT_MAX, KeyIndex, choose_index_type
 
@@ -65,6 +65,28 @@ def test_search_leaves_out_one_record_per_query() -> None:
     assert kept[0].synonym == "syn 8" and kept[0].score == pytest.approx(1.0, abs=1e-4)
     assert all(h.synonym != "syn 7" for h in left_out)  # its own record is gone ...
     assert left_out[0].score < 0.99  # ... so the best is another record
+
+
+@pytest.mark.parametrize("exact_max", [1000, 10])  # flat, then HNSW
+def test_search_restricted_to_keys_scores_a_key_beyond_the_nearest(exact_max: int) -> None:
+    # 40 synonyms of "near" around the query, one of "far", one known-unknown example:
+    # unrestricted, "far" is not among the top keys; restricted to it, it is scored.
+    rng = np.random.default_rng(3)
+    query = np.zeros((1, 16), dtype=np.float32)
+    query[0, 0] = 1.0
+    near = query + 0.05 * rng.normal(size=(40, 16)).astype(np.float32)
+    far = np.zeros((1, 16), dtype=np.float32)
+    far[0, 1] = 1.0
+    unknown = query + 0.3 * rng.normal(size=(1, 16)).astype(np.float32)
+    records = ([SynonymRecord("near", f"near {i}") for i in range(40)]
+               + [SynonymRecord("far", "far 0"), SynonymRecord(UNKNOWN, "coupon")])
+    idx = KeyIndex.build(records, np.vstack([near, far, unknown]), exact_max=exact_max)
+    free, only_far = idx.search(np.vstack([query, query]), top_keys=5,
+                                keys=[None, frozenset({"far"})])
+    assert "far" not in {h.key for h in free}
+    assert [h.key for h in only_far] == [UNKNOWN, "far"]  # known-unknown examples compete
+    assert only_far[1].synonym == "far 0" and only_far[1].score == pytest.approx(0.0, abs=1e-4)
+    assert idx.search(query, top_keys=5, keys=[frozenset({"near"})])[0][0].key == "near"
 
 
 def test_dimension_mismatch_and_corruption(tmp_path: Path) -> None:

@@ -195,6 +195,10 @@ def test_declared_type_admits_only_its_keys(matcher: Matcher, field: dict[str, A
     assert {h.key for h in d.candidates} <= admitted
     assert d.key is None or d.key in admitted
     assert matcher.classify([{"label": field["label"]}])[0].key not in admitted
+    # The search itself is restricted: even the single best candidate is an admitted key,
+    # though the label's nearest synonyms belong to a key the field does not admit.
+    one = Matcher(matcher.bundle, top_k=1).classify([field])[0].candidates
+    assert len(one) == (1 if admitted else 0) and {h.key for h in one} <= admitted
 
 
 def test_known_unknown_examples_make_the_field_abstain(tmp_path: Path, tiny) -> None:  # type: ignore[no-untyped-def]

@@ -135,6 +135,18 @@ def test_labels_wrapped_in_filler_words_and_named_attributes(service: Service) -
     assert got["#b"]["evidence"] == ["another attribute ('e mail') is the synonym 'E-mail' of email"]
 
 
+def test_a_typed_field_is_searched_among_the_keys_its_type_admits(service: Service) -> None:
+    """A textarea admits only the address keys; labelled "Password", its nearest synonyms
+    are all of other keys, yet the answer still scores the admitted keys (and abstains)."""
+    r = service.post("/ml/classify", {"fields": [{"selector": "#t", "label": "Password",
+                                                   "type": "textarea"}]})
+    assert r.status_code == 200, r.text
+    assert r.json()["matches"] == []
+    m = r.json()["rejected"][0]
+    assert {m["key"], m["runner_up"]["key"]} == {"address_line1", "address_line2"}
+    assert (m["accepted"], m["reason"]) == (False, "below_threshold") and 0 < m["score"] < m["threshold"]
+
+
 def test_health_version_docs(service: Service) -> None:
     h = service.http.get("/ml/health")
     keys = len(load_canonical(SAMPLE / "canonical.json").keys)
