@@ -16,7 +16,7 @@ are assigned jointly, so two fields cannot both claim a non-repeatable key.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -186,29 +186,32 @@ class Matcher:
                       ) -> list[list[Decision]]:
         """Decisions for several independent forms, with one encode for all their fields."""
         texts = [self.texts(fields) for fields, _ in requests]
-        flat = self.candidates([t for ts in texts for t in ts],
-                               keys=[self.admitted(f) for fields, _ in requests for f in fields])
+        admitted = [self.admitted(f) for fields, _ in requests for f in fields]
+        flat = self.candidates([t for ts in texts for t in ts], keys=admitted)
         out, pos = [], 0
         for (fields, form), ts in zip(requests, texts, strict=True):
-            out.append(self._classify_form(fields, form, ts, flat[pos:pos + len(ts)]))
-            pos += len(ts)
+            end = pos + len(ts)
+            out.append(self._classify_form(fields, form, ts, flat[pos:end], admitted[pos:end]))
+            pos = end
         return out
 
     def _classify_form(self, fields: Sequence[Mapping[str, Any]], form: Mapping[str, Any] | None,
-                       texts: list[str], all_hits: list[list[KeyHit]]) -> list[Decision]:
+                       texts: list[str], all_hits: list[list[KeyHit]],
+                       admitted: list[frozenset[str] | None]) -> list[Decision]:
         hints = self.bundle.hints
         kind = hints.infer_form_kind(dict(form or {}), [dict(f) for f in fields])
-        decisions = [self._decide(f, t, h, kind) for f, t, h in zip(fields, texts, all_hits, strict=True)]
+        decisions = [self._decide(f, t, h, kind, a)
+                     for f, t, h, a in zip(fields, texts, all_hits, admitted, strict=True)]
         if self.assign:
             assign_jointly(decisions, hints.repeatable)
         return decisions
 
     def _decide(self, fld: Mapping[str, Any], text: str, all_hits: list[KeyHit],
-                form_kind: str | None) -> Decision:
+                form_kind: str | None, allowed: frozenset[str] | None) -> Decision:
+        """One field's decision; ``allowed``: the keys its declared evidence admits."""
         selector = fld.get("selector")
         sel = str(selector) if selector is not None else None
         ftype = str(fld.get("type") or "")
-        allowed = self.bundle.hints.admitted(fld, self.bundle.index.keys)
         # Declared evidence admits only its keys; known-unknown examples always compete.
         hits = [h for h in all_hits if allowed is None or h.key in allowed or h.key == UNKNOWN]
         nearest_unknown = hits[0] if hits and hits[0].key == UNKNOWN else None
@@ -277,7 +280,7 @@ class Matcher:
                         "semantic" if accepted else "below_threshold", accepted, runner,
                         ["semantic", *why], hits)
 
-    def _part_key(self, text: str, allowed: list[str] | None) -> tuple[str, str, str] | None:
+    def _part_key(self, text: str, allowed: Collection[str] | None) -> tuple[str, str, str] | None:
         """(key, attribute text, synonym) when the field's other attributes (placeholder,
         name, id) name a key exactly, those that name one agree on it, and the field admits
         it; else None. Exact matches only: this step is not calibrated."""
