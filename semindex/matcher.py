@@ -36,6 +36,8 @@ TYPE_AGREES = -0.10
 # the forms loop: the nudge on selects let unrelated selects through as date_of_birth.
 STRONG_TYPE_KEYS = 2
 GENERIC_PENALTY = 0.10
+# The shortest synonym a label can mention (the usual abbreviations: "zip", "tel", "PLZ").
+MIN_MENTION = 3
 
 
 @dataclass
@@ -47,8 +49,8 @@ class Decision:
     threshold: float
     margin: float
     synonym: str | None
-    # autocomplete | lexical | semantic | form_rule | below_threshold | no_text | assignment
-    # | known_unknown | type | options
+    # autocomplete | lexical | semantic | mention | form_rule | below_threshold | no_text
+    # | assignment | known_unknown | type | options
     reason: str
     accepted: bool
     runner_up: dict[str, Any] | None = None
@@ -100,6 +102,22 @@ class Lexicon:
         (None, None); a dictionary lookup, no fuzzy search. Key is None if it is ambiguous."""
         norm = self.norm(text)
         return self._entry(norm) if norm in self.table else (None, None)
+
+    def mention(self, text: str) -> tuple[str, str] | None:
+        """(key, synonym) of the longest run of the text's words that is a synonym (at least
+        ``MIN_MENTION`` characters): "Other City" mentions "City", "Billing Zip Code *"
+        "Zip code". None when nothing is mentioned, or the longest mentions name different
+        keys or the answer "unknown" ("City or Zip")."""
+        words = self.norm(text).split()
+        for length in range(len(words), 0, -1):
+            found = {self._entry(g) for g in (" ".join(words[i:i + length])
+                                              for i in range(len(words) - length + 1))
+                     if len(g) >= MIN_MENTION and g in self.table}
+            if found:
+                keys = {k for k, _ in found}
+                key, syn = next(iter(found))
+                return (key, syn) if len(keys) == 1 and key not in (None, UNKNOWN) else None
+        return None
 
     def best(self, text: str, *, leave_out: bool = False) -> tuple[str | None, float, str | None]:
         """(key, ratio, synonym) of the closest synonym; key is None if it is ambiguous.
@@ -276,6 +294,16 @@ class Matcher:
         scored.sort(key=lambda s: -s[0])
         _, top, threshold, why = scored[0]
         accepted = top.score >= threshold
+        if not accepted:
+            # Two weaker signals that agree: the label mentions one of the key's synonyms
+            # and the key is the semantic step's best one, though under its threshold.
+            mention = self.lexicon.mention(main_text(fld) or text)
+            if mention is not None and mention[0] == top.key:
+                return Decision(sel, text, top.key, top.score, threshold, margin, mention[1],
+                                "mention", True, runner,
+                                [f"the label mentions {mention[1]!r}, a synonym of {top.key}, the "
+                                 f"semantic step's best key ({top.score:.2f} under "
+                                 f"{threshold:.2f})", *why], hits)
         return Decision(sel, text, top.key, top.score, threshold, margin, top.synonym,
                         "semantic" if accepted else "below_threshold", accepted, runner,
                         ["semantic", *why], hits)
@@ -323,9 +351,9 @@ def assign_jointly(decisions: list[Decision], repeatable: frozenset[str] | set[s
     """
     from scipy.optimize import linear_sum_assignment
 
-    free = ("semantic", "lexical")
+    free = ("semantic", "lexical", "mention")
     open_rows = [i for i, d in enumerate(decisions) if d.accepted and d.reason in free]
-    fixed = {d.key for d in decisions if d.accepted and d.reason not in ("semantic", "lexical")}
+    fixed = {d.key for d in decisions if d.accepted and d.reason not in free}
     contested: dict[str | None, list[int]] = {}
     for i in open_rows:
         contested.setdefault(decisions[i].key, []).append(i)

@@ -9,6 +9,7 @@ import pytest
 from semindex.artifacts import build_local_version
 from semindex.bundle import load_bundle
 from semindex.calibration import Thresholds
+from semindex.data import UNKNOWN
 from semindex.encoder import HashEncoder
 from semindex.hints import Hints, parse_hints, pattern_accepts
 from semindex.index import KeyHit
@@ -265,6 +266,50 @@ def test_lexicon_leaves_filler_words_out() -> None:
     assert lex.exact("Votre E-mail") == ("email", "E-mail") and lex.exact("E-mai") == (None, None)
     plain = Lexicon([("email", "E-mail")])
     assert plain.best("Votre e-mail")[1] < 1.0
+
+
+@pytest.mark.parametrize(("text", "mention"), [
+    ("Other City :", ("city", "City")),
+    ("Billing Zip Code *", ("postal_code", "Zip code")),       # the longest run wins ...
+    ("Confirm your email address", ("email", "Email address")),  # ... over "address"
+    ("Votre ville", ("city", "Ville")),                          # filler words left out
+    ("City or Zip", None),                                      # two keys, equally long
+    ("The filter name", None),                                  # a confirmed unknown's text
+    ("Zi", None),                                               # under MIN_MENTION characters
+    ("Coupon", None),
+])
+def test_lexicon_mention(text: str, mention: tuple[str, str] | None) -> None:
+    lex = Lexicon([("city", "City"), ("city", "Ville"), ("postal_code", "Zip"),
+                   ("postal_code", "Zip code"), ("email", "Email address"),
+                   ("address_line1", "Address"), ("full_name", "Name"), (UNKNOWN, "Filter name"),
+                   ("postal_code", "Zi")], frozenset({"votre", "your"}))
+    assert lex.mention(text) == mention
+
+
+@pytest.fixture
+def strict(tmp_path: Path, tiny) -> Matcher:  # type: ignore[no-untyped-def]
+    """The tiny keys with a semantic threshold (0.95) the hash encoder never reaches."""
+    store = ModelStore(tmp_path / "strict")
+    build_local_version(store, tiny, "hash:64", HashEncoder(64),
+                        thresholds=Thresholds(0.95, {}, 1.0), hints=Hints())
+    return Matcher(load_bundle(store.resolve("latest")))
+
+
+@pytest.mark.parametrize(("label", "key", "reason"), [
+    ("Surname of the account holder", "last_name", "mention"),     # mention and semantic agree
+    ("Other ZIP code", "postal_code", "mention"),
+    ("Confirmed passwords surname", "password", "below_threshold"),  # they disagree
+    ("Surname or forename", "last_name", "below_threshold"),         # the mention is ambiguous
+    ("Qwxz vbnm", None, "below_threshold"),
+])
+def test_a_mentioned_synonym_that_the_semantic_step_agrees_with_is_accepted(
+        strict: Matcher, label: str, key: str | None, reason: str) -> None:
+    d = strict.classify([{"label": label}])[0]
+    assert d.reason == reason and d.accepted == (reason == "mention")
+    assert key is None or d.key == key
+    assert d.score < d.threshold  # the semantic score alone would not accept it
+    if reason == "mention":
+        assert d.evidence[0].startswith(f"the label mentions {d.synonym!r}, a synonym of {key}")
 
 
 def test_leave_one_out_calibration(tmp_path: Path, tiny) -> None:  # type: ignore[no-untyped-def]

@@ -147,6 +147,22 @@ def test_a_typed_field_is_searched_among_the_keys_its_type_admits(service: Servi
     assert (m["accepted"], m["reason"]) == (False, "below_threshold") and 0 < m["score"] < m["threshold"]
 
 
+def test_a_mentioned_synonym_the_semantic_step_agrees_with_is_accepted(service: Service) -> None:
+    """Through the real model: "Recipient's city (if different)" scores city under the
+    threshold, but the label mentions the synonym "City": the two agree, the field is city."""
+    assert service.served_versions(5) == {service.v["a"]}  # threshold 0.55, before any reload
+    r = service.post("/ml/classify", {"fields": [
+        {"selector": "#c", "label": "Recipient's city (if different)"},
+        {"selector": "#n", "label": "Accounting department contact phone extension"}]})
+    assert r.status_code == 200, r.text
+    got = {m["selector"]: m for m in r.json()["matches"] + r.json()["rejected"]}
+    c = got["#c"]
+    assert (c["key"], c["reason"], c["accepted"], c["synonym"]) == ("city", "mention", True, "City")
+    assert c["score"] < c["threshold"]
+    assert c["evidence"][0].startswith("the label mentions 'City', a synonym of city")
+    assert (got["#n"]["reason"], got["#n"]["accepted"]) == ("below_threshold", False)  # no mention
+
+
 def test_health_version_docs(service: Service) -> None:
     h = service.http.get("/ml/health")
     keys = len(load_canonical(SAMPLE / "canonical.json").keys)
