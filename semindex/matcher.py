@@ -230,10 +230,10 @@ class Matcher:
         selector = fld.get("selector")
         sel = str(selector) if selector is not None else None
         ftype = str(fld.get("type") or "")
-        # Declared evidence admits only its keys; known-unknown examples always compete.
-        hits = [h for h in all_hits if allowed is None or h.key in allowed or h.key == UNKNOWN]
-        nearest_unknown = hits[0] if hits and hits[0].key == UNKNOWN else None
-        hits = [h for h in hits if h.key != UNKNOWN]
+        # ``all_hits`` come from a search restricted to ``allowed`` (see :meth:`candidates`);
+        # known-unknown examples always compete.
+        nearest_unknown = all_hits[0] if all_hits and all_hits[0].key == UNKNOWN else None
+        hits = [h for h in all_hits if h.key != UNKNOWN]
         runner = {"key": hits[1].key, "score": hits[1].score} if len(hits) > 1 else None
         margin = hits[0].score - hits[1].score if len(hits) > 1 else (hits[0].score if hits else 0.0)
         keys = set(self.bundle.index.keys)
@@ -262,7 +262,8 @@ class Matcher:
                             [f"type={ftype} inputmode={fld.get('inputmode')} pattern="
                              f"{fld.get('pattern')} maxlength={fld.get('maxlength')} admit none "
                              "of the keys"], hits)
-        lex_key, ratio, lex_syn = self.lexicon.best(main_text(fld) or text)
+        label = main_text(fld) or text
+        lex_key, ratio, lex_syn = self.lexicon.best(label)
         if (lex_key is not None and ratio >= self.bundle.thresholds.lexical
                 and (allowed is None or lex_key in allowed or lex_key == UNKNOWN)):
             if lex_key == UNKNOWN:
@@ -297,7 +298,7 @@ class Matcher:
         if not accepted:
             # Two weaker signals that agree: the label mentions one of the key's synonyms
             # and the key is the semantic step's best one, though under its threshold.
-            mention = self.lexicon.mention(main_text(fld) or text)
+            mention = self.lexicon.mention(label)
             if mention is not None and mention[0] == top.key:
                 return Decision(sel, text, top.key, top.score, threshold, margin, mention[1],
                                 "mention", True, runner,
