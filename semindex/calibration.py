@@ -66,6 +66,47 @@ def confusion_at(examples: list[Example], t: float) -> tuple[int, int, int]:
     return tp, fp, pos
 
 
+def _flags(examples: list[Example]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per example, as arrays: score, and whether it counts as a true positive / a false
+    positive when accepted / a positive at all (the rules of :func:`confusion_at`)."""
+    n = len(examples)
+    scores, tp, fp, pos = (np.asarray([e.score for e in examples], dtype=np.float64),
+                           np.zeros(n), np.zeros(n), np.zeros(n))
+    for i, e in enumerate(examples):
+        if e.not_key is not None and e.expected is None:
+            fp[i] = e.predicted == e.not_key
+            continue
+        pos[i] = e.expected is not None
+        tp[i] = e.predicted == e.expected
+        fp[i] = not tp[i]
+    return scores, tp, fp, pos
+
+
+def _fit(scores: np.ndarray, tp: np.ndarray, fp: np.ndarray, pos: float,
+         precision_floor: float, default: float) -> tuple[float, float, float, float]:
+    """(threshold, precision, recall, F1) of the best cut, every candidate at once."""
+    cuts = np.unique(np.concatenate([np.round(scores, 4), [default]]))
+    order = np.argsort(-scores, kind="stable")
+    ctp = np.concatenate([[0.0], np.cumsum(tp[order])])
+    cfp = np.concatenate([[0.0], np.cumsum(fp[order])])
+    taken = np.searchsorted(-scores[order], -cuts, side="right")  # examples with score >= cut
+    t_p, f_p = ctp[taken], cfp[taken]
+    precision = np.where(t_p + f_p > 0, t_p / np.maximum(t_p + f_p, 1), 1.0)
+    recall = t_p / pos if pos else np.zeros_like(precision)
+    f1 = np.where(precision + recall > 0,
+                  2 * precision * recall / np.maximum(precision + recall, 1e-12), 0.0)
+    ok = np.flatnonzero((precision >= precision_floor) & (recall > 0))
+    if ok.size:  # best F1, ties: the lower cut
+        i = ok[np.lexsort((cuts[ok], -f1[ok]))[0]]
+    else:  # best precision, ties: higher recall, then the lower cut
+        i = int(np.lexsort((-recall, -precision))[0])
+    return float(cuts[i]), float(precision[i]), float(recall[i]), float(f1[i])
+
+
+def _figures(t: float, p: float, r: float, f: float, n: int) -> dict[str, float]:
+    return {"threshold": t, "precision": p, "recall": r, "f1": f, "n": n}
+
+
 def best_threshold(examples: list[Example], precision_floor: float = 0.9,
                    default: float = 0.55) -> dict[str, float]:
     """The threshold that maximises F1 with precision >= ``precision_floor``.
@@ -75,28 +116,46 @@ def best_threshold(examples: list[Example], precision_floor: float = 0.9,
     recall); with no examples the ``default`` is returned.
     """
     if not examples:
-        return {"threshold": default, "precision": float("nan"), "recall": float("nan"),
-                "f1": float("nan"), "n": 0}
-    candidates = sorted({round(e.score, 4) for e in examples} | {default})
-    rows = []
-    for t in candidates:
-        tp, fp, pos = confusion_at(examples, t)
-        precision = tp / (tp + fp) if tp + fp else 1.0
-        recall = tp / pos if pos else 0.0
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        rows.append((t, precision, recall, f1))
-    ok = [r for r in rows if r[1] >= precision_floor and r[2] > 0]
-    if ok:
-        t, p, r, f = max(ok, key=lambda r: (r[3], -r[0]))
-    else:
-        t, p, r, f = max(rows, key=lambda r: (r[1], r[2]))
-    return {"threshold": float(t), "precision": p, "recall": r, "f1": f, "n": len(examples)}
+        return _figures(default, float("nan"), float("nan"), float("nan"), 0)
+    scores, tp, fp, pos = _flags(examples)
+    return _figures(*_fit(scores, tp, fp, float(pos.sum()), precision_floor, default),
+                    len(examples))
+
+
+def bagged_threshold(examples: list[Example], precision_floor: float = 0.9,
+                     default: float = 0.55, *, resamples: int = 2000,
+                     seed: int = 0) -> dict[str, float]:
+    """:func:`best_threshold` averaged over bootstrap resamples of the examples (bagging).
+
+    Where precision hovers at the floor over a range of cuts, the single best cut jumps
+    with one example: one more rejected text moved the titles loop's cut from 0.73 to
+    0.77 (fold-B accuracy 0.774 -> 0.725). The mean over resamples moves with the
+    evidence, not with one example. Figures are those of all examples at the mean cut
+    (its precision may sit a little under the floor: the floor is an estimate too).
+    Deterministic for a given ``seed``; ``resamples=0`` is :func:`best_threshold`.
+    """
+    if not examples or resamples <= 0:
+        return best_threshold(examples, precision_floor, default)
+    scores, tp, fp, pos = _flags(examples)
+    rng = np.random.default_rng(seed)
+    n = len(examples)
+    cuts = []
+    for _ in range(resamples):
+        i = rng.integers(0, n, n)
+        cuts.append(_fit(scores[i], tp[i], fp[i], float(pos[i].sum()), precision_floor, default)[0])
+    t = round(float(np.mean(cuts)), 4)
+    t_p, f_p, positives = confusion_at(examples, t)
+    p = t_p / (t_p + f_p) if t_p + f_p else 1.0
+    r = t_p / positives if positives else 0.0
+    return {**_figures(t, p, r, 2 * p * r / (p + r) if p + r else 0.0, n),
+            "resamples": resamples}
 
 
 def calibrate(examples: list[Example], *, precision_floor: float = 0.9,
               min_key_examples: int = 5, prior_weight: float = 30.0, default: float = 0.55,
-              lexical: float = 0.92) -> Thresholds:
-    """A global threshold plus per-key thresholds shrunk towards it.
+              lexical: float = 0.92, resamples: int = 2000, seed: int = 0) -> Thresholds:
+    """A global threshold (bagged over ``resamples`` bootstrap resamples, see
+    :func:`bagged_threshold`) plus per-key thresholds shrunk towards it.
 
     A key with ``min_key_examples`` examples whose own best threshold meets the precision
     floor gets ``(n * own + prior_weight * global) / (n + prior_weight)``: the global
@@ -104,7 +163,7 @@ def calibrate(examples: list[Example], *, precision_floor: float = 0.9,
     handful of examples moves only a little (unshrunk, 10-12 examples had swung to 0.41
     and 0.98 on the forms data) and one backed by hundreds is nearly its own.
     """
-    glob = best_threshold(examples, precision_floor, default)
+    glob = bagged_threshold(examples, precision_floor, default, resamples=resamples, seed=seed)
     per_key: dict[str, float] = {}
     key_figures: dict[str, Any] = {}
     by_key: dict[str, list[Example]] = {}

@@ -74,6 +74,8 @@ class CalibrationConfig(_Strict):
     key_prior_weight: float = Field(30.0, ge=0, description="how many examples the global "
                                     "threshold counts as when a key's own threshold is shrunk "
                                     "towards it")
+    resamples: int = Field(2000, ge=0, description="bootstrap resamples the global threshold "
+                           "is averaged over (0: the single best cut)")
     default_threshold: float = Field(0.55, ge=0, le=1)
     lexical_threshold: float = Field(0.92, ge=0, le=1)
     #: Index the calibration split's confirmed feedback and unknowns as well, and calibrate

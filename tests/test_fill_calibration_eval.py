@@ -5,7 +5,14 @@ from typing import Any
 import numpy as np
 import pytest
 
-from semindex.calibration import Example, best_threshold, calibrate, calibrate_lexical
+from semindex.calibration import (
+    Example,
+    bagged_threshold,
+    best_threshold,
+    calibrate,
+    calibrate_lexical,
+    confusion_at,
+)
 from semindex.encoder import HashEncoder
 from semindex.evaluation import score
 from semindex.fill import choose_option, date_format_from_hint, fill
@@ -77,12 +84,71 @@ def test_rejected_only_examples_count_as_false_positives() -> None:
     assert best_threshold(ex, precision_floor=1.0)["threshold"] == pytest.approx(0.9)
 
 
+def _brute_best(ex: list[Example], floor: float, default: float) -> float:
+    """best_threshold's definition, one candidate cut at a time."""
+    rows = []
+    for t in sorted({round(e.score, 4) for e in ex} | {default}):
+        tp, fp, pos = confusion_at(ex, t)
+        p = tp / (tp + fp) if tp + fp else 1.0
+        r = tp / pos if pos else 0.0
+        rows.append((t, p, r, 2 * p * r / (p + r) if p + r else 0.0))
+    ok = [row for row in rows if row[1] >= floor and row[2] > 0]
+    return (max(ok, key=lambda row: (row[3], -row[0])) if ok
+            else max(rows, key=lambda row: (row[1], row[2])))[0]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_best_threshold_is_its_definition(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    ex = []
+    for s in rng.uniform(0.3, 1.0, 60).round(3):  # rounded: ties between examples
+        kind = rng.integers(0, 4)
+        ex.append(Example("a", float(s), "a" if kind < 2 else None if kind == 2 else "b",
+                          "a" if kind == 3 and rng.random() < 0.5 else None))
+    for floor in (0.5, 0.8, 0.95, 1.0):
+        assert best_threshold(ex, floor, 0.55)["threshold"] == pytest.approx(_brute_best(ex, floor, 0.55))
+
+
+def _band(hi: float, lo: float, right: int, wrong: int) -> list[Example]:
+    """``right + wrong`` examples of key "a" with scores evenly from ``hi`` down to ``lo``,
+    the wrong ones spread evenly among them."""
+    n = right + wrong
+    wrong_at = set(np.linspace(0, n - 1, wrong + 2)[1:-1].round().astype(int)) if wrong else set()
+    return [Example("a", round(float(s), 4), None if i in wrong_at else "a")
+            for i, s in enumerate(np.linspace(hi, lo, n))]
+
+
+def test_bagged_threshold_does_not_jump_with_one_example() -> None:
+    # Precision sits exactly at the floor at the bottom and under it in the middle: the
+    # single best cut takes everything, and one more false positive at the top sends it
+    # up past the middle. The bagged cut moves with the evidence, a fraction of that.
+    ex = _band(0.95, 0.90, 30, 1) + _band(0.89, 0.70, 40, 9) + _band(0.69, 0.60, 20, 0)
+    more = [*ex, Example("a", 0.99, None)]
+    single = best_threshold(more)["threshold"] - best_threshold(ex)["threshold"]
+    bagged = bagged_threshold(more)["threshold"] - bagged_threshold(ex)["threshold"]
+    assert single > 0.2
+    assert 0 < bagged < single / 4
+
+
+def test_bagged_threshold_is_deterministic_and_optional() -> None:
+    ex = _band(0.95, 0.6, 80, 12)
+    fig = bagged_threshold(ex, resamples=300, seed=3)
+    assert fig == bagged_threshold(ex, resamples=300, seed=3) and fig["resamples"] == 300
+    assert fig["threshold"] != bagged_threshold(ex, resamples=300, seed=4)["threshold"]
+    assert bagged_threshold(ex, resamples=0) == best_threshold(ex)
+    assert bagged_threshold([], default=0.42)["threshold"] == 0.42
+    t = calibrate(ex, resamples=300, seed=3)
+    assert t.global_ == fig["threshold"] and t.figures["global"]["resamples"] == 300
+    assert calibrate(ex, resamples=0).global_ == best_threshold(ex)["threshold"]
+
+
 def test_calibrate_per_key_and_empty() -> None:
     rng = np.random.default_rng(1)
     ex = [Example("a", float(s), "a") for s in rng.uniform(0.6, 1.0, 10)]
     ex += [Example("a", float(s), None) for s in rng.uniform(0.3, 0.55, 10)]
     t = calibrate(ex, precision_floor=0.9, min_key_examples=8, prior_weight=0)
-    assert "a" in t.per_key and 0.55 <= t.per_key["a"] <= 0.6
+    wrong, right = max(e.score for e in ex[10:]), min(e.score for e in ex[:10])
+    assert "a" in t.per_key and wrong < t.per_key["a"] <= right  # between the two groups
     assert calibrate([], default=0.42).global_ == 0.42
     assert calibrate(ex, precision_floor=0.9, min_key_examples=21).per_key == {}  # 20 examples
 
@@ -95,7 +161,7 @@ def test_per_key_thresholds_shrink_towards_the_global_one() -> None:
     t = calibrate(ex, precision_floor=0.9, prior_weight=10)
     g = t.global_
     own_a, own_b = (t.figures["per_key"][k]["threshold"] for k in ("a", "b"))
-    assert own_a == pytest.approx(0.6) and own_b == pytest.approx(0.9)
+    assert own_a == pytest.approx(0.6) and 0.8 < own_b <= 0.9  # above b's wrong examples
     assert t.per_key["a"] == pytest.approx((10 * own_a + 10 * g) / 20)  # ten examples: halfway
     assert t.per_key["b"] == pytest.approx((10 * own_b + 10 * g) / 20)
     assert calibrate(ex, precision_floor=0.9, prior_weight=0).per_key["a"] == pytest.approx(own_a)

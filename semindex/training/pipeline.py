@@ -422,7 +422,8 @@ def run(cfg: JobConfig, *, ray_address: str | None = None,
             thresholds = calibrate(examples, precision_floor=cal.precision_floor,
                                    min_key_examples=cal.min_key_examples,
                                    prior_weight=cal.key_prior_weight,
-                                   default=cal.default_threshold, lexical=lex_t)
+                                   default=cal.default_threshold, lexical=lex_t,
+                                   resamples=cal.resamples, seed=cfg.train.seed)
             thresholds.figures["lexical"] = lex_fig
             summary.counts["calibration examples"] = len(examples)
 
