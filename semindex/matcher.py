@@ -79,11 +79,17 @@ class Lexicon:
     def __init__(self, pairs: Sequence[tuple[str, str]], fillers: frozenset[str] = frozenset()) -> None:
         self.fillers = fillers
         self.table: dict[str, set[str]] = {}
+        #: The synonym an entry reports: the first one that is the entry's words as they
+        #: stand ("Email" over an earlier "Your email" for the entry "email"), else the first.
         self.original: dict[str, str] = {}
+        plain: set[str] = set()
         for key, syn in pairs:
             norm = self.norm(syn)
             self.table.setdefault(norm, set()).add(key)
-            self.original.setdefault(norm, syn)
+            if norm not in plain and (norm not in self.original or normalize(syn) == norm):
+                self.original[norm] = syn
+                if normalize(syn) == norm:
+                    plain.add(norm)
         self._norms = list(self.table)
 
     def norm(self, text: str) -> str:

@@ -286,6 +286,18 @@ def test_lexicon_mention(text: str, mention: tuple[str, str] | None) -> None:
     assert lex.mention(text) == mention
 
 
+def test_lexicon_reports_the_synonym_as_written() -> None:
+    # "Your email" and "Email" are one entry once the filler is dropped; the evidence names
+    # the synonym that is the words the label has, whichever came first.
+    for pairs in ([("email", "Your email"), ("email", "Email")],
+                  [("email", "Email"), ("email", "Your email")]):
+        lex = Lexicon(pairs, frozenset({"your"}))
+        assert lex.mention("Send gift card to recipient email") == ("email", "Email")
+        assert lex.exact("YOUR EMAIL") == ("email", "Email")
+    only = Lexicon([("email", "Your email")], frozenset({"your"}))
+    assert only.mention("recipient email") == ("email", "Your email")  # the only one there is
+
+
 @pytest.fixture
 def strict(tmp_path: Path, tiny) -> Matcher:  # type: ignore[no-untyped-def]
     """The tiny keys with a semantic threshold (0.95) the hash encoder never reaches."""
