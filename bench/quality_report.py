@@ -30,6 +30,11 @@ def report(data: dict[str, Any], max_keys: int | None = None) -> str:
                      f"{m['abstain_rate']:.3f} |")
     after = data["reports"]["semindex after loop"]
     zero = data["reports"]["semindex zero-shot"]
+    if "accuracy_interval" in after:
+        lines += ["", "95 % intervals (Wilson) after the loop: accuracy "
+                  f"{after['accuracy_interval'][0]:.3f}–{after['accuracy_interval'][1]:.3f}, "
+                  f"precision {after['precision_interval'][0]:.3f}–"
+                  f"{after['precision_interval'][1]:.3f}"]
     lines += ["", "| key | support | F1 zero-shot | F1 after loop |", "|---|---|---|---|"]
     keys = sorted(after["per_key"].items(), key=lambda kv: -kv[1]["support"])
     for key, row in keys[:max_keys]:

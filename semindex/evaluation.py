@@ -8,9 +8,21 @@ also says how often each kind of evidence decided and how often it was right.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
+
+
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The Wilson score interval of a proportion ``k / n`` (95 % at ``z = 1.96``): how far
+    a figure measured on ``n`` rows can be from the one more rows would give."""
+    if n <= 0:
+        return 0.0, 1.0
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return round(max(0.0, centre - half), 4), round(min(1.0, centre + half), 4)
 
 
 def score(predicted: Sequence[str | None], expected: Sequence[str | None],
@@ -44,6 +56,8 @@ def score(predicted: Sequence[str | None], expected: Sequence[str | None],
         "precision": tp / len(accepted) if accepted else 0.0,
         "recall": tp / positives if positives else 0.0,
         "abstain_rate": (n - len(accepted)) / n if n else 0.0,
+        "accuracy_interval": wilson(correct, n),
+        "precision_interval": wilson(tp, len(accepted)),
         "per_key": per_key,
         "confusions": confusions.most_common(10),
         **extra,
@@ -68,10 +82,18 @@ def by_reason(predicted: Sequence[str | None], expected: Sequence[str | None],
     return dict(sorted(out.items(), key=lambda kv: -kv[1]["n"]))
 
 
+def _intervals(m: dict[str, Any]) -> str:
+    if "accuracy_interval" not in m:
+        return ""
+    (a0, a1), (p0, p1) = m["accuracy_interval"], m["precision_interval"]
+    return f" (95% intervals: accuracy {a0:.3f}-{a1:.3f}, precision {p0:.3f}-{p1:.3f})"
+
+
 def format_report(name: str, m: dict[str, Any]) -> str:
     """A plain-text table of one evaluation."""
     lines = [f"{name}: n={m['n']} accuracy={m['accuracy']:.3f} precision={m['precision']:.3f} "
-             f"recall={m['recall']:.3f} abstain={m['abstain_rate']:.3f}",
+             f"recall={m['recall']:.3f} abstain={m['abstain_rate']:.3f}"
+             + _intervals(m),
              f"{'key':28} {'support':>7} {'prec':>6} {'rec':>6} {'f1':>6}"]
     for k, row in m["per_key"].items():
         lines.append(f"{k[:28]:28} {row['support']:>7} {row['precision']:>6.2f} "

@@ -14,7 +14,7 @@ from semindex.calibration import (
     confusion_at,
 )
 from semindex.encoder import HashEncoder
-from semindex.evaluation import score
+from semindex.evaluation import score, wilson
 from semindex.fill import choose_option, date_format_from_hint, fill
 
 PROFILE = {"first_name": "  Ada ", "date_of_birth": "1815-12-10", "country": "United States",
@@ -202,6 +202,16 @@ def test_score() -> None:
     assert m["per_key"]["a"]["support"] == 2
     assert ("a -> b", 1) in m["confusions"]
     assert "by_reason" not in m
+    assert m["accuracy_interval"] == wilson(2, 5) and m["precision_interval"] == wilson(1, 3)
+
+
+@pytest.mark.parametrize(("k", "n", "low", "high"), [
+    (0, 10, 0.0, 0.2775), (5, 10, 0.2366, 0.7634), (10, 10, 0.7225, 1.0),
+    (857, 913, 0.9212, 0.9525),  # forms fold B after the loop: precision 0.939
+])
+def test_wilson_interval(k: int, n: int, low: float, high: float) -> None:
+    assert wilson(k, n) == pytest.approx((low, high), abs=1e-4)
+    assert wilson(0, 0) == (0.0, 1.0)
 
 
 def test_score_by_reason() -> None:
