@@ -12,6 +12,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from semindex.evaluation import intervals_text
+
 
 def load(path: str) -> dict[str, Any]:
     text = Path(path).read_text()
@@ -31,10 +33,7 @@ def report(data: dict[str, Any], max_keys: int | None = None) -> str:
     after = data["reports"]["semindex after loop"]
     zero = data["reports"]["semindex zero-shot"]
     if "accuracy_interval" in after:
-        lines += ["", "95 % intervals (Wilson) after the loop: accuracy "
-                  f"{after['accuracy_interval'][0]:.3f}–{after['accuracy_interval'][1]:.3f}, "
-                  f"precision {after['precision_interval'][0]:.3f}–"
-                  f"{after['precision_interval'][1]:.3f}"]
+        lines += ["", f"95 % intervals (Wilson) after the loop: {intervals_text(after)}"]
     lines += ["", "| key | support | F1 zero-shot | F1 after loop |", "|---|---|---|---|"]
     keys = sorted(after["per_key"].items(), key=lambda kv: -kv[1]["support"])
     for key, row in keys[:max_keys]:

@@ -82,18 +82,19 @@ def by_reason(predicted: Sequence[str | None], expected: Sequence[str | None],
     return dict(sorted(out.items(), key=lambda kv: -kv[1]["n"]))
 
 
-def _intervals(m: dict[str, Any]) -> str:
+def intervals_text(m: dict[str, Any]) -> str:
+    """"accuracy a–b, precision c–d" from a :func:`score` result ("" for one without them)."""
     if "accuracy_interval" not in m:
         return ""
     (a0, a1), (p0, p1) = m["accuracy_interval"], m["precision_interval"]
-    return f" (95% intervals: accuracy {a0:.3f}-{a1:.3f}, precision {p0:.3f}-{p1:.3f})"
+    return f"accuracy {a0:.3f}–{a1:.3f}, precision {p0:.3f}–{p1:.3f}"
 
 
 def format_report(name: str, m: dict[str, Any]) -> str:
     """A plain-text table of one evaluation."""
     lines = [f"{name}: n={m['n']} accuracy={m['accuracy']:.3f} precision={m['precision']:.3f} "
              f"recall={m['recall']:.3f} abstain={m['abstain_rate']:.3f}"
-             + _intervals(m),
+             + (f" (95% intervals: {intervals_text(m)})" if "accuracy_interval" in m else ""),
              f"{'key':28} {'support':>7} {'prec':>6} {'rec':>6} {'f1':>6}"]
     for k, row in m["per_key"].items():
         lines.append(f"{k[:28]:28} {row['support']:>7} {row['precision']:>6.2f} "

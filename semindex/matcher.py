@@ -86,9 +86,10 @@ class Lexicon:
         for key, syn in pairs:
             norm = self.norm(syn)
             self.table.setdefault(norm, set()).add(key)
-            if norm not in plain and (norm not in self.original or normalize(syn) == norm):
+            as_written = normalize(syn) == norm
+            if norm not in self.original or (as_written and norm not in plain):
                 self.original[norm] = syn
-                if normalize(syn) == norm:
+                if as_written:
                     plain.add(norm)
         self._norms = list(self.table)
 
