@@ -12,7 +12,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,8 @@ class SynonymRecord:
 
     key: str
     synonym: str
+    #: A synonym the encoder is never trained on (see :attr:`Canonical.lexical_only`).
+    lexical_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,11 @@ class Canonical:
 
     synonyms: dict[str, list[str]]
     source: str = "<memory>"
+    #: Normalised synonyms that count only by their words: another file's (the hints
+    #: file's other-language labels), never trained on. The lexical and mention steps
+    #: compare them; as the nearest neighbour of a field they decide nothing on their own
+    #: (an English encoder places words of other languages near unrelated identifiers).
+    lexical_only: frozenset[str] = frozenset()
 
     @property
     def keys(self) -> list[str]:
@@ -51,7 +58,8 @@ class Canonical:
 
     def records(self) -> list[SynonymRecord]:
         """One record per synonym (the index holds one vector per synonym)."""
-        return [SynonymRecord(k, s) for k, syns in self.synonyms.items() for s in syns]
+        return [SynonymRecord(k, s, normalize(s) in self.lexical_only)
+                for k, syns in self.synonyms.items() for s in syns]
 
     def flattened(self) -> list[dict[str, str]]:
         """The seed's ``[{id, text}]`` form: all synonyms of a key joined into one text."""
@@ -65,15 +73,17 @@ class Canonical:
             if key in merged and normalize(text) not in held[key]:
                 held[key].add(normalize(text))
                 merged[key].append(text.strip())
-        return Canonical(merged, self.source)
+        return Canonical(merged, self.source, self.lexical_only)
 
 
 def with_synonyms(canonical: Canonical, extra: Mapping[str, Sequence[str]]) -> Canonical:
-    """``canonical`` plus more synonyms per key (a hints file's other-language labels); a
-    text the canonical file already holds, under any key, stays what that file says."""
+    """``canonical`` plus more synonyms per key (a hints file's other-language labels), which
+    become :attr:`Canonical.lexical_only`; a text the canonical file already holds, under
+    any key, stays what that file says."""
     taken = {normalize(s) for syns in canonical.synonyms.values() for s in syns}
-    return canonical.with_extra((k, s) for k, syns in extra.items() for s in syns
-                                if normalize(s) not in taken)
+    added = [(k, s) for k, syns in extra.items() for s in syns if normalize(s) not in taken]
+    merged = canonical.with_extra(added)
+    return replace(merged, lexical_only=merged.lexical_only | {normalize(s) for _, s in added})
 
 
 def new_records(pairs: Iterable[tuple[str, str]], existing: Sequence[SynonymRecord]) -> list[SynonymRecord]:

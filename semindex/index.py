@@ -60,6 +60,8 @@ class KeyHit:
     key: str
     score: float
     synonym: str
+    #: The synonym is lexical-only (:attr:`semindex.data.Canonical.lexical_only`).
+    lexical_only: bool = False
 
 
 class KeyIndex:
@@ -148,7 +150,7 @@ class KeyIndex:
                     continue
                 rec = self.records[int(idx)]
                 if rec.key not in best:  # results are sorted: the first hit is the max
-                    best[rec.key] = KeyHit(rec.key, float(score), rec.synonym)
+                    best[rec.key] = KeyHit(rec.key, float(score), rec.synonym, rec.lexical_only)
             out.append(sorted(best.values(), key=lambda h: -h.score)[:top_keys])
         return out
 
@@ -178,7 +180,8 @@ class KeyIndex:
         meta: dict[str, Any] = {
             "dim": self.dim, "index_type": self.kind, "metric": "inner_product",
             "normalized": True,
-            "ids": [{"id": i, "key": r.key, "synonym": r.synonym}
+            "ids": [{"id": i, "key": r.key, "synonym": r.synonym,
+                     **({"lexical_only": True} if r.lexical_only else {})}
                     for i, r in enumerate(self.records)],
         }
         write_bytes(d / META_FILE, json.dumps(meta, ensure_ascii=False, indent=1).encode())
@@ -188,7 +191,8 @@ class KeyIndex:
         d = Path(directory)
         try:
             meta = json.loads((d / META_FILE).read_text(encoding="utf-8"))
-            records = [SynonymRecord(m["key"], m["synonym"]) for m in meta["ids"]]
+            records = [SynonymRecord(m["key"], m["synonym"], bool(m.get("lexical_only", False)))
+                       for m in meta["ids"]]
         except FileNotFoundError as exc:
             raise ModelLoadError(f"{d / META_FILE}: missing") from exc
         except (ValueError, KeyError, TypeError) as exc:

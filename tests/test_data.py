@@ -50,6 +50,10 @@ def test_hints_synonyms_extend_the_canonical_file(tiny) -> None:  # type: ignore
     # A text the canonical file gives to another key stays that key's.
     assert merged.synonyms["email"] == ["Email address", "E-mail", "Courriel"]
     assert tiny.synonyms["postal_code"] == ["Postal code", "ZIP code"]  # the original is intact
+    # The added ones are lexical-only, in the records too; confirmed feedback keeps the mark.
+    assert merged.lexical_only == {"plz", "cap", "courriel", "cognome"} and not tiny.lexical_only
+    fed = merged.with_extra([("postal_code", "Postleitzahl")])
+    assert {r.synonym for r in fed.records() if r.lexical_only} == {"PLZ", "Cap", "Courriel", "Cognome"}
 
 
 def test_canonical_file_errors(tmp_path: Path) -> None:

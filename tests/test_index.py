@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import faiss
@@ -106,3 +107,20 @@ def test_meta_must_match_index(tmp_path: Path) -> None:
     index = faiss.IndexIDMap2(faiss.IndexFlatIP(4))
     with pytest.raises(ModelLoadError, match="holds 0 vectors but meta lists 1"):
         KeyIndex(index, [SynonymRecord("a", "b")], "flat")
+
+
+def test_lexical_only_marks_survive_save_and_load(tmp_path: Path) -> None:
+    records = [SynonymRecord("a", "A"), SynonymRecord("a", "Ä", lexical_only=True),
+               SynonymRecord("b", "B")]
+    KeyIndex.build(records, np.eye(3, 4, dtype=np.float32)).save(tmp_path)
+    loaded = KeyIndex.load(tmp_path)
+    assert loaded.records == records
+    hits = loaded.search(np.eye(3, 4, dtype=np.float32)[1:2], top_keys=2)[0]
+    assert (hits[0].synonym, hits[0].lexical_only) == ("Ä", True)
+    # A version written before the mark existed reads as no lexical-only records.
+    meta = json.loads((tmp_path / "meta.json").read_text())
+    assert [m.get("lexical_only", False) for m in meta["ids"]] == [False, True, False]
+    for m in meta["ids"]:
+        m.pop("lexical_only", None)
+    (tmp_path / "meta.json").write_text(json.dumps(meta))
+    assert not any(r.lexical_only for r in KeyIndex.load(tmp_path).records)

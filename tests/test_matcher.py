@@ -369,3 +369,78 @@ def test_lexical_calibration_compares_the_main_part(matcher: Matcher) -> None:
                                   np.zeros((0, 64)))
     assert lex == [(1.0, False)]
     assert matcher.classify([{"label": "Surname", "name": "user_login"}])[0].reason == "lexical"
+
+
+@pytest.fixture
+def lexical_only(tmp_path: Path, tiny) -> tuple[Matcher, Matcher]:  # type: ignore[no-untyped-def]
+    """The tiny keys plus "Codice postale" for postal_code: once from a hints file (a
+    lexical-only synonym), once from the canonical file itself; exact lexical matches only."""
+    from semindex.data import with_synonyms
+
+    out: list[Matcher] = []
+    for canonical in (with_synonyms(tiny, {"postal_code": ["Codice postale"]}),
+                      tiny.with_extra([("postal_code", "Codice postale")])):
+        store = ModelStore(tmp_path / str(len(out)))
+        build_local_version(store, canonical, "hash:64", HashEncoder(64),
+                            thresholds=Thresholds(0.5, {}, 1.0), hints=Hints())
+        out.append(Matcher(load_bundle(store.resolve("latest"))))
+    return out[0], out[1]
+
+
+@pytest.mark.parametrize(("label", "reason", "accepted", "trained_reason"), [
+    ("Odice ostale", "lexical_only", False, "semantic"),    # near it, no word in common
+    ("Codice postale", "lexical", True, "lexical"),         # the label says it
+    ("Codice postal", "semantic", True, "semantic"),        # ... or shares a word stem
+    ("Il codice postale del destinatario", "semantic", True, "semantic"),
+])
+def test_a_lexical_only_synonym_counts_by_its_words(lexical_only: tuple[Matcher, Matcher], label: str,
+                                                    reason: str, accepted: bool,
+                                                    trained_reason: str) -> None:
+    hints_m, own_m = lexical_only
+    d = hints_m.classify([{"label": label}])[0]
+    assert (d.key, d.reason, d.accepted) == ("postal_code", reason, accepted)
+    if reason != "lexical":
+        assert d.candidates[0].synonym == "Codice postale" and d.candidates[0].lexical_only
+        assert d.score >= d.threshold  # the similarity alone would have accepted it
+    if reason == "lexical_only":
+        assert "'Codice postale' is lexical-only" in d.evidence[1]
+    # The same synonym from the canonical file is semantic evidence like any other.
+    same = own_m.classify([{"label": label}])[0]
+    assert (same.key, same.reason, same.accepted) == ("postal_code", trained_reason, True)
+
+
+@pytest.mark.parametrize(("text", "synonym", "shares"), [
+    ("Beruf", "Berufsbezeichnung", True),         # a compound begins with the word
+    ("Kotisivun osoite", "Kotisivu", True),       # an inflected form
+    ("Your postal address", "Codice postale", True),
+    ("kolday", "Kotisivu", False),
+    ("Date from year", "Date de naissance", False),  # "date": under five letters
+    ("Nachname", "Name", False),
+])
+def test_lexicon_shares_stem(text: str, synonym: str, shares: bool) -> None:
+    assert Lexicon([], frozenset({"your"})).shares_stem(text, synonym) is shares
+
+
+def test_calibration_skips_texts_nearest_to_a_lexical_only_synonym(
+        lexical_only: tuple[Matcher, Matcher]) -> None:
+    from semindex.training.pipeline import calibration_examples
+
+    calib = [("Odice ostale", "postal_code", None), ("Email addr", "email", None),
+             ("Codice postal", "postal_code", None)]
+    hints_m, own_m = lexical_only
+    skipped, _ = calibration_examples(hints_m, calib, [], np.zeros((0, 64)))
+    kept, _ = calibration_examples(own_m, calib, [], np.zeros((0, 64)))
+    assert [e.expected for e in skipped] == ["email", "postal_code"]
+    assert [e.expected for e in kept] == ["postal_code", "email", "postal_code"]
+
+
+def test_assignment_offers_no_lexical_only_alternative() -> None:
+    d = [_dec("email", 0.80, [("email", 0.80)]), _dec("email", 0.95, [("email", 0.95)])]
+    d[0].candidates.append(KeyHit("username", 0.78, "Benutzername", lexical_only=True))
+    assign_jointly(d, frozenset())
+    assert [(x.key, x.accepted) for x in d] == [("email", False), ("email", True)]
+    d[0].candidates[-1] = KeyHit("username", 0.78, "User name")
+    d[0].accepted, d[0].reason = True, "semantic"
+    assign_jointly(d, frozenset())
+    assert [(x.key, x.accepted) for x in d] == [("username", True), ("email", True)]
+

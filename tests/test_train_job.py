@@ -72,6 +72,8 @@ def test_build_index_then_feedback(store_dir: Path, ray_session: None,
     only = load_inputs(_cfg(store_dir, "full-train")).index_only
     assert normalize("PLZ") in only and normalize("Postleitzahl") not in only
     assert first.counts["hints synonyms (index only)"] == len(only)
+    # The version marks them lexical-only, so the service reads them as such.
+    assert {normalize(r["synonym"]) for r in meta["ids"] if r.get("lexical_only")} == only
     # Embedding ran on 2 actors and embedded every text exactly once.
     stats = first.embed_stats["base"]
     assert len(stats["actors"]) == 2 and sum(stats["actors"].values()) == stats["computed"]

@@ -76,10 +76,14 @@ class Inputs:
     unknowns: list[str]
     eval_rows: list[LabelledRow]
     model_path: str
-    #: Normalised texts of the hints file's synonyms that the canonical file lacks: indexed,
-    #: never trained on (as anchors and positives they pulled English queries towards
-    #: scripts the base model cannot align: held-out top-1 0.90 -> 0.75 on the forms loop).
-    index_only: frozenset[str] = frozenset()
+
+    @property
+    def index_only(self) -> frozenset[str]:
+        """Normalised texts of the hints file's synonyms that the canonical file lacks:
+        indexed, never trained on (as anchors and positives they pulled English queries
+        towards scripts the base model cannot align: held-out top-1 0.90 -> 0.75 on the
+        forms loop); lexical-only evidence in the matcher."""
+        return self.canonical.lexical_only
 
 
 def load_inputs(cfg: JobConfig) -> Inputs:
@@ -91,9 +95,7 @@ def load_inputs(cfg: JobConfig) -> Inputs:
     unknowns = load_unknowns(cfg.data.unknowns) + feedback.unknowns()
     eval_rows = load_eval_rows(cfg.data.eval_file) if cfg.data.eval_file else []
     model_path = cfg.base_model if cfg.base_model.startswith("hash:") else resolve_model_path(cfg.base_model)
-    index_only = ({normalize(r.synonym) for r in canonical.records()}
-                  - {normalize(r.synonym) for r in own.records()})
-    return Inputs(canonical, hints, feedback, unknowns, eval_rows, model_path, frozenset(index_only))
+    return Inputs(canonical, hints, feedback, unknowns, eval_rows, model_path)
 
 
 @dataclass
@@ -199,11 +201,13 @@ def calibration_examples(matcher: Matcher, calib: list[Any], records: list[Synon
     own = own or {}
     texts = [c[0] for c in calib]
     hits = matcher.candidates(texts, [own.get(normalize(t)) for t in texts])
-    # A text whose nearest example is a known unknown is abstained on whatever the
-    # thresholds are: it calibrates nothing.
+    # A text whose nearest example is a known unknown, or a lexical-only synonym it shares
+    # no word stem with, is abstained on by the semantic step whatever the thresholds are:
+    # it calibrates nothing.
     examples = [Example(h[0].key, h[0].score, exp, not_key)
-                for h, (_, exp, not_key) in zip(hits, calib, strict=True)
-                if h and h[0].key != UNKNOWN]
+                for h, (text, exp, not_key) in zip(hits, calib, strict=True)
+                if h and h[0].key != UNKNOWN
+                and (not h[0].lexical_only or matcher.lexicon.shares_stem(main_part(text), h[0].synonym))]
     lex_pairs = []
     for text, exp, not_key in calib:
         # The matcher's lexical step compares the field's main text, not the joined text.
@@ -217,11 +221,13 @@ def calibration_examples(matcher: Matcher, calib: list[Any], records: list[Synon
         sims = vectors @ vectors.T
         np.fill_diagonal(sims, -np.inf)
         sims[:, keys == UNKNOWN] = -np.inf
+        sims[:, [r.lexical_only for r in records]] = -np.inf
         for i, rec in enumerate(records):
             if rec.key == UNKNOWN or (keys == rec.key).sum() < 2:
                 continue
             j = int(np.argmax(sims[i]))
-            examples.append(Example(str(keys[j]), float(sims[i, j]), rec.key))
+            if np.isfinite(sims[i, j]):
+                examples.append(Example(str(keys[j]), float(sims[i, j]), rec.key))
     return examples, lex_pairs
 
 
