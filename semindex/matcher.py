@@ -116,15 +116,16 @@ class Lexicon:
         """(key, synonym) of the longest run of the text's words that is a synonym (at least
         ``MIN_MENTION`` characters): "Other City" mentions "City", "Billing Zip Code *"
         "Zip code". None when nothing is mentioned, or the longest mentions name different
-        keys or the answer "unknown" ("City or Zip")."""
+        keys or the answer "unknown" ("City or Zip"). Of two mentions of one key, the
+        first in the text is reported."""
         words = self.norm(text).split()
         for length in range(len(words), 0, -1):
-            found = {self._entry(g) for g in (" ".join(words[i:i + length])
+            found = [self._entry(g) for g in (" ".join(words[i:i + length])
                                               for i in range(len(words) - length + 1))
-                     if len(g) >= MIN_MENTION and g in self.table}
+                     if len(g) >= MIN_MENTION and g in self.table]
             if found:
                 keys = {k for k, _ in found}
-                key, syn = next(iter(found))
+                key, syn = found[0]
                 return (key, syn) if len(keys) == 1 and key not in (None, UNKNOWN) else None
         return None
 

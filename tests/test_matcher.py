@@ -273,6 +273,8 @@ def test_lexicon_leaves_filler_words_out() -> None:
     ("Billing Zip Code *", ("postal_code", "Zip code")),       # the longest run wins ...
     ("Confirm your email address", ("email", "Email address")),  # ... over "address"
     ("Votre ville", ("city", "Ville")),                          # filler words left out
+    ("Ville / City", ("city", "Ville")),                         # two of one key: the first
+    ("City / Ville", ("city", "City")),
     ("City or Zip", None),                                      # two keys, equally long
     ("The filter name", None),                                  # a confirmed unknown's text
     ("Zi", None),                                               # under MIN_MENTION characters
