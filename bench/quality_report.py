@@ -32,8 +32,8 @@ def report(data: dict[str, Any], max_keys: int | None = None) -> str:
                      f"{m['abstain_rate']:.3f} |")
     after = data["reports"]["semindex after loop"]
     zero = data["reports"]["semindex zero-shot"]
-    if "accuracy_interval" in after:
-        lines += ["", f"95 % intervals (Wilson) after the loop: {intervals_text(after)}"]
+    if intervals := intervals_text(after):
+        lines += ["", f"95 % intervals (Wilson) after the loop: {intervals}"]
     lines += ["", "| key | support | F1 zero-shot | F1 after loop |", "|---|---|---|---|"]
     keys = sorted(after["per_key"].items(), key=lambda kv: -kv[1]["support"])
     for key, row in keys[:max_keys]:

@@ -94,7 +94,7 @@ def format_report(name: str, m: dict[str, Any]) -> str:
     """A plain-text table of one evaluation."""
     lines = [f"{name}: n={m['n']} accuracy={m['accuracy']:.3f} precision={m['precision']:.3f} "
              f"recall={m['recall']:.3f} abstain={m['abstain_rate']:.3f}"
-             + (f" (95% intervals: {intervals_text(m)})" if "accuracy_interval" in m else ""),
+             + (f" (95% intervals: {intervals})" if (intervals := intervals_text(m)) else ""),
              f"{'key':28} {'support':>7} {'prec':>6} {'rec':>6} {'f1':>6}"]
     for k, row in m["per_key"].items():
         lines.append(f"{k[:28]:28} {row['support']:>7} {row['precision']:>6.2f} "

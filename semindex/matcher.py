@@ -86,9 +86,10 @@ class Lexicon:
         self.original: dict[str, str] = {}
         plain: set[str] = set()
         for key, syn in pairs:
-            norm = self.norm(syn)
+            written = normalize(syn)
+            norm = self._without_fillers(written)
             self.table.setdefault(norm, set()).add(key)
-            as_written = normalize(syn) == norm
+            as_written = written == norm
             if norm not in self.original or (as_written and norm not in plain):
                 self.original[norm] = syn
                 if as_written:
@@ -98,7 +99,10 @@ class Lexicon:
     def norm(self, text: str) -> str:
         """The text as the lexicon compares it: normalised, filler words dropped (unless
         nothing else is left)."""
-        words = normalize(text).split()
+        return self._without_fillers(normalize(text))
+
+    def _without_fillers(self, normalized: str) -> str:
+        words = normalized.split()
         return " ".join([w for w in words if w not in self.fillers] or words)
 
     def _entry(self, norm: str) -> tuple[str | None, str]:
@@ -137,6 +141,11 @@ class Lexicon:
         ours = [w for w in self.norm(text).split() if len(w) >= MIN_STEM]
         theirs = [w for w in self.norm(synonym).split() if len(w) >= MIN_STEM]
         return any(a.startswith(b) or b.startswith(a) for a in ours for b in theirs)
+
+    def similarity_counts(self, label: str, hit: KeyHit) -> bool:
+        """Whether ``hit``'s similarity is evidence for a field with this label: always,
+        unless its synonym is lexical-only and the label shares no word stem with it."""
+        return not hit.lexical_only or self.shares_stem(label, hit.synonym)
 
     def best(self, text: str, *, leave_out: bool = False) -> tuple[str | None, float, str | None]:
         """(key, ratio, synonym) of the closest synonym; key is None if it is ambiguous.
@@ -315,7 +324,7 @@ class Matcher:
         _, top, threshold, why = scored[0]
         accepted = top.score >= threshold
         reason = "semantic" if accepted else "below_threshold"
-        if accepted and top.lexical_only and not self.lexicon.shares_stem(label, top.synonym):
+        if accepted and not self.lexicon.similarity_counts(label, top):
             # A synonym the encoder was never trained on counts by its words only: as a
             # field's nearest neighbour it was right 4 of 12 times on the forms loop's
             # fold B, 8 of 12 on its calibration texts (docs/quality.md).

@@ -206,8 +206,7 @@ def calibration_examples(matcher: Matcher, calib: list[Any], records: list[Synon
     # it calibrates nothing.
     examples = [Example(h[0].key, h[0].score, exp, not_key)
                 for h, (text, exp, not_key) in zip(hits, calib, strict=True)
-                if h and h[0].key != UNKNOWN
-                and (not h[0].lexical_only or matcher.lexicon.shares_stem(main_part(text), h[0].synonym))]
+                if h and h[0].key != UNKNOWN and matcher.lexicon.similarity_counts(main_part(text), h[0])]
     lex_pairs = []
     for text, exp, not_key in calib:
         # The matcher's lexical step compares the field's main text, not the joined text.
