@@ -337,12 +337,15 @@ class LabelledRow:
     field: dict[str, Any]
     expected: str | None
     group: str  # site (forms) or query (titles): folds never split a group
+    #: The page the field was found on (the data's ``source``); None for a bare query.
+    page: str | None = None
 
 
 def load_eval_rows(path: str | Path) -> list[LabelledRow]:
     """Read labelled rows in the formats of the evaluation data.
 
-    Forms: ``label, placeholder, name, id, input_type, expected, site``.
+    Forms: ``label, placeholder, name, id, input_type, expected, site`` and optionally
+    ``source`` (the page).
     Titles: ``query, expected``. ``expected`` may be null (the right answer is "unknown").
     """
     p = Path(path)
@@ -362,17 +365,19 @@ def load_eval_rows(path: str | Path) -> list[LabelledRow]:
             expected = obj["expected"]
             if expected is not None and not isinstance(expected, str):
                 raise DataError(f"{p}: line {n}: 'expected' must be a string or null")
+            page = None
             if "query" in obj:
                 fld: dict[str, Any] = {"label": str(obj["query"])}
                 group = normalize(str(obj["query"]))
             else:
+                page = str(obj["source"]) if obj.get("source") else None
                 fld = {k: obj.get(k) or "" for k in ("label", "placeholder", "name", "id")}
                 fld["type"] = obj.get("input_type") or obj.get("type") or ""
                 for extra in ("autocomplete", "options", "tag"):
                     if obj.get(extra):
                         fld[extra] = obj[extra]
                 group = str(obj.get("site") or n)
-            out.append(LabelledRow(fld, expected, group))
+            out.append(LabelledRow(fld, expected, group, page))
     return out
 
 

@@ -14,7 +14,9 @@ A hints file (JSON, conventionally ``<canonical>.hints.json``) maps HTML evidenc
       "fillers": ["your", "please", "votre", "bitte", "required", ...],
       "repeatable": ["password", "address_line2"],
       "context_rules": [{"form_kind": "login", "field_type": "email", "key": "username"}],
-      "form_kinds": {"login": ["log in", "sign in"], "signup": ["register", "sign up"]}
+      "form_kinds": {"login": ["log in", "sign in"], "signup": ["register", "sign up"]},
+      "sibling_rules": [{"key": "full_name", "with": "last_name", "becomes": "first_name"},
+                        {"key": "first_name", "without": "last_name", "becomes": "full_name"}]
     }
 """
 
@@ -40,6 +42,21 @@ _QUALIFIERS = ("shipping", "billing", "home", "work", "mobile", "fax", "pager", 
 
 
 @dataclass(frozen=True)
+class SiblingRule:
+    """A key that means another one beside (``present``) or without a sibling key in the
+    same request: "Name" beside a last-name field is the first name."""
+
+    key: str
+    becomes: str
+    sibling: str
+    present: bool
+
+    def to_json(self) -> dict[str, str]:
+        return {"key": self.key, "with" if self.present else "without": self.sibling,
+                "becomes": self.becomes}
+
+
+@dataclass(frozen=True)
 class Hints:
     autocomplete: dict[str, str] = field(default_factory=dict)
     types: dict[str, list[str]] = field(default_factory=dict)
@@ -62,6 +79,8 @@ class Hints:
     #: Words a label wraps around what it names, in any language ("your", "votre",
     #: "bitte", "required"): the lexical step compares labels without them.
     fillers: frozenset[str] = frozenset()
+    #: What a decided key becomes with or without a sibling key in the same request.
+    sibling_rules: tuple[SiblingRule, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {"autocomplete": self.autocomplete, "types": self.types,
@@ -72,7 +91,8 @@ class Hints:
                 "synonyms": {k: list(v) for k, v in self.synonyms.items()},
                 "fillers": sorted(self.fillers),
                 "repeatable": sorted(self.repeatable),
-                "context_rules": list(self.context_rules), "form_kinds": self.form_kinds}
+                "context_rules": list(self.context_rules), "form_kinds": self.form_kinds,
+                "sibling_rules": [r.to_json() for r in self.sibling_rules]}
 
     def autocomplete_key(self, value: str | None) -> str | None:
         """The key named by an ``autocomplete`` attribute (qualifier tokens skipped)."""
@@ -253,6 +273,21 @@ def parse_hints(obj: Any, source: str, keys: list[str] | None = None) -> Hints:
             raise DataError(f"{source}: context_rules[{i}] needs 'form_kind' and 'key'")
         check_key(rule["key"], f"context_rules[{i}].key")
         rules.append({str(k): str(v) for k, v in rule.items()})
+    siblings = []
+    if not isinstance(obj.get("sibling_rules", []), list):
+        raise DataError(f"{source}: 'sibling_rules' must be a list")
+    for i, rule in enumerate(obj.get("sibling_rules", [])):
+        if (not isinstance(rule, dict) or not {"key", "becomes"} <= rule.keys()
+                or ("with" in rule) == ("without" in rule)):
+            raise DataError(f"{source}: sibling_rules[{i}] needs 'key', 'becomes' and one of "
+                            "'with' or 'without'")
+        present = "with" in rule
+        siblings.append(SiblingRule(
+            check_key(rule["key"], f"sibling_rules[{i}].key"),
+            check_key(rule["becomes"], f"sibling_rules[{i}].becomes"),
+            check_key(rule["with" if present else "without"],
+                      f"sibling_rules[{i}].{'with' if present else 'without'}"),
+            present))
     fillers = obj.get("fillers", [])
     # One word each: the lexical step drops fillers word by word ("geben sie" would never match).
     if not isinstance(fillers, list) or not all(isinstance(w, str) and len(normalize(w).split()) == 1
@@ -265,7 +300,7 @@ def parse_hints(obj: Any, source: str, keys: list[str] | None = None) -> Hints:
                  {str(k): [str(c).lower() for c in v] for k, v in kinds.items()},
                  {str(t).lower(): check_key(k, f"type_means.{t}") for t, k in means.items()},
                  key_lists("inputmode"), min_length, options, text_lists("values"),
-                 text_lists("synonyms"), frozenset(normalize(w) for w in fillers))
+                 text_lists("synonyms"), frozenset(normalize(w) for w in fillers), tuple(siblings))
 
 
 def load_hints(path: str | Path | None, keys: list[str] | None = None) -> Hints:

@@ -10,8 +10,11 @@ lexical match of the field's main text against the synonym table (filler words s
 abstains, a lexical match of its other attributes (placeholder, name, id) when those that
 name a key agree, then the semantic match (FAISS, max over synonyms and confirmed
 examples) against a threshold that is calibrated per key and adjusted by what the field
-says about itself (required, generic wording). Finally the accepted fields of one form
-are assigned jointly, so two fields cannot both claim a non-repeatable key.
+says about itself (required, generic wording). Then the hints file's sibling rules read
+each key against the request's other fields ("Name" beside a last name is the first
+name), and finally the accepted fields of one form are assigned jointly, so two fields
+cannot both claim a non-repeatable key (not for a request whose ``form.scope`` is
+``page``: a page may hold several forms).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import numpy as np
 
 from semindex.bundle import Bundle
 from semindex.data import UNKNOWN
+from semindex.hints import SiblingRule
 from semindex.index import KeyHit
 from semindex.text import PART_SEPARATOR, field_text, is_generic, normalize
 
@@ -40,6 +44,10 @@ GENERIC_PENALTY = 0.10
 MIN_MENTION = 3
 #: Shortest word that counts as a shared stem (see :meth:`Lexicon.shares_stem`).
 MIN_STEM = 5
+#: Added to a field's own key in the joint assignment, so that ties keep the decision.
+OWN_KEY_TIE_BREAK = 1e-6
+#: Decisions made from the field's words, which the sibling rules and the assignment may revise.
+FREE_REASONS = ("semantic", "lexical", "mention")
 
 
 @dataclass
@@ -51,8 +59,8 @@ class Decision:
     threshold: float
     margin: float
     synonym: str | None
-    # autocomplete | lexical | semantic | mention | form_rule | below_threshold | no_text
-    # | lexical_only | assignment | known_unknown | type | options
+    # autocomplete | lexical | semantic | mention | form_rule | sibling | below_threshold
+    # | no_text | lexical_only | assignment | known_unknown | type | options
     reason: str
     accepted: bool
     runner_up: dict[str, Any] | None = None
@@ -245,10 +253,16 @@ class Matcher:
                        texts: list[str], all_hits: list[list[KeyHit]],
                        admitted: list[frozenset[str] | None]) -> list[Decision]:
         hints = self.bundle.hints
-        kind = hints.infer_form_kind(dict(form or {}), [dict(f) for f in fields])
+        form = dict(form or {})
+        # A page may hold several forms (login beside sign-up, each with its email field):
+        # its kind is the client's word only, and keys are not assigned one per field.
+        page = form.get("scope") == "page"
+        kind = hints.infer_form_kind({"kind": form.get("kind")} if page else form,
+                                     [] if page else [dict(f) for f in fields])
         decisions = [self._decide(f, t, h, kind, a)
                      for f, t, h, a in zip(fields, texts, all_hits, admitted, strict=True)]
-        if self.assign:
+        apply_sibling_rules(decisions, hints.sibling_rules, set(self.bundle.index.keys))
+        if self.assign and not page:
             assign_jointly(decisions, hints.repeatable)
         return decisions
 
@@ -378,6 +392,30 @@ class Matcher:
         return None
 
 
+def apply_sibling_rules(decisions: list[Decision], rules: Sequence[SiblingRule],
+                        keys: Collection[str]) -> None:
+    """Re-read keys by the other fields of the request, as the hints file declares:
+    "Name" beside a last-name field is the first name, "Nome" in a form without one the
+    full name. Only keys the field's words decided (lexical, semantic, mention) change, and
+    only in a request of two fields or more (a lone field says nothing of its form). The
+    siblings are the other fields' decisions before any rule, so the order of rules and
+    fields does not matter."""
+    if len(decisions) < 2 or not rules:
+        return
+    decided = [d.key if d.accepted else None for d in decisions]
+    for i, d in enumerate(decisions):
+        if not d.accepted or d.reason not in FREE_REASONS:
+            continue
+        others = decided[:i] + decided[i + 1:]
+        for rule in rules:
+            if rule.key == d.key and rule.becomes in keys and (rule.sibling in others) == rule.present:
+                d.runner_up = {"key": d.key, "score": d.score}
+                d.evidence.append(f"a {d.key} field {'beside' if rule.present else 'without'} a "
+                                  f"{rule.sibling} field is {rule.becomes} (sibling rule)")
+                d.key, d.reason = rule.becomes, "sibling"
+                break
+
+
 def assign_jointly(decisions: list[Decision], repeatable: frozenset[str] | set[str]) -> None:
     """Give each non-repeatable key to at most one field, maximising the total margin.
 
@@ -388,7 +426,7 @@ def assign_jointly(decisions: list[Decision], repeatable: frozenset[str] | set[s
     """
     from scipy.optimize import linear_sum_assignment
 
-    free = ("semantic", "lexical", "mention")
+    free = (*FREE_REASONS, "sibling")
     open_rows = [i for i, d in enumerate(decisions) if d.accepted and d.reason in free]
     fixed = {d.key for d in decisions if d.accepted and d.reason not in free}
     contested: dict[str | None, list[int]] = {}
@@ -399,7 +437,9 @@ def assign_jointly(decisions: list[Decision], repeatable: frozenset[str] | set[s
     options: dict[int, dict[str, tuple[float, KeyHit | None]]] = {}
     for i in open_rows:
         d = decisions[i]
-        opts: dict[str, tuple[float, KeyHit | None]] = {str(d.key): (d.score - d.threshold + 1.0, None)}
+        # The field's own key wins ties: an alternative must make the total strictly better.
+        own = d.score - d.threshold + 1.0 + OWN_KEY_TIE_BREAK
+        opts: dict[str, tuple[float, KeyHit | None]] = {str(d.key): (own, None)}
         for h in d.candidates:
             if h.key != d.key and h.score >= d.threshold and not h.lexical_only:
                 opts.setdefault(h.key, (h.score - d.threshold + 1.0, h))

@@ -39,24 +39,26 @@ from semindex.splits import split_by_group
 log = logging.getLogger(__name__)
 
 
-def predict(matcher: Matcher, rows: list[LabelledRow], *, by_group: bool = False) -> list[str | None]:
+def predict(matcher: Matcher, rows: list[LabelledRow]) -> list[str | None]:
     """The accepted key (or None) for each labelled row (see :func:`decide`)."""
-    return [d.key if d.accepted else None for d in decide(matcher, rows, by_group=by_group)]
+    return [d.key if d.accepted else None for d in decide(matcher, rows)]
 
 
-def decide(matcher: Matcher, rows: list[LabelledRow], *, by_group: bool = False) -> list[Decision]:
+def decide(matcher: Matcher, rows: list[LabelledRow]) -> list[Decision]:
     """The matcher's decision for each labelled row, through the full matcher.
 
-    Each row is classified alone by default: the evaluation data carries no form
-    boundaries (a site or a page holds several forms, e.g. login and sign-up, each with its
-    own email field), so whole-form assignment over a group would wrongly drop fields.
-    ``by_group`` classifies the rows of one group as one request.
+    The rows of one page are one request with ``form.scope = "page"``: the evaluation data
+    carries no form boundaries (a page holds several forms, e.g. login and sign-up, each
+    with its own email field), so the page gives the sibling rules their siblings but no
+    form kind is inferred and no key is assigned one per field. A row without a page is
+    classified alone.
     """
     out: list[Decision | None] = [None] * len(rows)
     groups: dict[str, list[int]] = {}
     for i, r in enumerate(rows):
-        groups.setdefault(r.group if by_group else str(i), []).append(i)
-    requests = [([rows[i].field for i in idx], None) for idx in groups.values()]
+        groups.setdefault(f"page:{r.page}" if r.page else f"row:{i}", []).append(i)
+    requests = [([rows[i].field for i in idx], {"scope": "page"} if g.startswith("page:") else None)
+                for g, idx in groups.items()]
     for idx, decisions in zip(groups.values(), matcher.classify_many(requests), strict=True):
         for i, d in zip(idx, decisions, strict=True):
             out[i] = d

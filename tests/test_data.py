@@ -161,10 +161,11 @@ def test_triplets_ok(tmp_path: Path) -> None:
 def test_eval_rows_formats(tmp_path: Path) -> None:
     p = tmp_path / "e.jsonl"
     p.write_text(json.dumps({"label": "Email", "name": "em", "input_type": "email", "expected": "email",
-                             "site": "s1"}) + "\n" + json.dumps({"query": "SWE", "expected": None}) + "\n")
+                             "site": "s1", "source": "s1/login.html"}) + "\n"
+                 + json.dumps({"query": "SWE", "expected": None}) + "\n")
     rows = load_eval_rows(p)
-    assert rows[0].field["type"] == "email" and rows[0].group == "s1"
-    assert rows[1].field == {"label": "SWE"} and rows[1].expected is None
+    assert rows[0].field["type"] == "email" and rows[0].group == "s1" and rows[0].page == "s1/login.html"
+    assert rows[1].field == {"label": "SWE"} and rows[1].expected is None and rows[1].page is None
     p.write_text('{"label": "x"}\n')
     with pytest.raises(DataError, match="line 1: expected an object with an 'expected'"):
         load_eval_rows(p)

@@ -11,9 +11,9 @@ from semindex.bundle import load_bundle
 from semindex.calibration import Thresholds
 from semindex.data import UNKNOWN
 from semindex.encoder import HashEncoder
-from semindex.hints import Hints, parse_hints, pattern_accepts
+from semindex.hints import Hints, SiblingRule, parse_hints, pattern_accepts
 from semindex.index import KeyHit
-from semindex.matcher import Decision, Lexicon, Matcher, assign_jointly
+from semindex.matcher import Decision, Lexicon, Matcher, apply_sibling_rules, assign_jointly
 from semindex.store import ModelStore
 from semindex.text import normalize
 from tests.conftest import SAMPLE
@@ -30,7 +30,7 @@ def matcher(tmp_path: Path, tiny, sample_hints: Hints) -> Matcher:  # type: igno
         "min_length": {"email": 5, "username": 3},
         "options": {"postal_code": ["10115", "75001", "SW1A 1AA"]},
         "values": {"last_name": ["Doe", "García"], "email": ["jane@example.com"]},
-        "synonyms": {}, "repeatable": ["password"]}, "hints", None)
+        "synonyms": {}, "repeatable": ["password"], "sibling_rules": []}, "hints", None)
     store = ModelStore(tmp_path / "ms")
     build_local_version(store, tiny, "hash:64", HashEncoder(64),
                         thresholds=Thresholds(0.5, {"postal_code": 0.45}, 0.9), hints=hints)
@@ -173,6 +173,126 @@ def test_assignment_abstains_without_alternative_and_keeps_repeatable() -> None:
     assert all(x.accepted and x.key == "password" for x in p)
 
 
+NAME_RULES = (SiblingRule("full_name", "first_name", "last_name", True),
+              SiblingRule("first_name", "full_name", "last_name", False))
+NAME_KEYS = {"first_name", "full_name", "last_name", "email", "username"}
+
+
+def _field(key: str | None, reason: str = "lexical", accepted: bool = True) -> Decision:
+    return Decision(None, str(key), key, 1.0, 1.0, 0.0, str(key), reason, accepted, None, [], [])
+
+
+@pytest.mark.parametrize(("request_keys", "expected"), [
+    # "Name" beside a last name is the first name, in either order ...
+    ([("full_name", "lexical"), ("last_name", "lexical")], ["first_name", "last_name"]),
+    ([("last_name", "semantic"), ("full_name", "mention")], ["last_name", "first_name"]),
+    # ... and "Nome" in a form without one the full name.
+    ([("first_name", "lexical"), ("email", "lexical")], ["full_name", "email"]),
+    ([("first_name", "lexical"), ("last_name", "lexical")], ["first_name", "last_name"]),
+    ([("full_name", "lexical"), ("email", "lexical")], ["full_name", "email"]),
+    # A lone field says nothing of its form.
+    ([("first_name", "lexical")], ["first_name"]),
+    # Declared evidence is not revised.
+    ([("first_name", "autocomplete"), ("email", "lexical")], ["first_name", "email"]),
+    ([("full_name", "form_rule"), ("last_name", "lexical")], ["full_name", "last_name"]),
+    # Only accepted fields are siblings; the rules read the decisions before any rule.
+    ([("full_name", "lexical"), ("last_name", "below_threshold")], ["full_name", "last_name"]),
+    ([("full_name", "lexical"), ("first_name", "lexical"), ("last_name", "lexical")],
+     ["first_name", "first_name", "last_name"]),
+])
+def test_sibling_rules(request_keys: list[tuple[str, str]], expected: list[str]) -> None:
+    d = [_field(k, r, accepted=r not in ("below_threshold",)) for k, r in request_keys]
+    before = [(x.key, x.reason) for x in d]
+    apply_sibling_rules(d, NAME_RULES, NAME_KEYS)
+    assert [x.key for x in d] == expected
+    for x, (key, reason) in zip(d, before, strict=True):
+        if x.key != key:  # a revised decision says so, and what it was
+            assert x.reason == "sibling" and x.runner_up == {"key": key, "score": 1.0}
+            assert "sibling rule" in x.evidence[-1] and "last_name" in x.evidence[-1]
+        else:
+            assert x.reason == reason and not x.evidence
+
+
+def test_the_assignment_keeps_a_revised_key_on_a_tie() -> None:
+    # "Vorname" (exactly a first-name synonym) in a contact form became full_name; a second
+    # field contests email. Taking first_name back would score the same: the field keeps
+    # full_name.
+    name = Decision(None, "Vorname", "full_name", 1.0, 1.0, 0.0, "Vorname", "sibling", True,
+                    {"key": "first_name", "score": 1.0}, [],
+                    [KeyHit("first_name", 1.0, "Vorname"), KeyHit("full_name", 0.7, "Full name")])
+    d = [name, _dec("email", 1.0, [("email", 1.0)]), _dec("email", 0.6, [("email", 0.6)])]
+    assign_jointly(d, frozenset())
+    assert (d[0].key, d[0].reason) == ("full_name", "sibling")
+    assert [(x.key, x.accepted) for x in d[1:]] == [("email", True), ("email", False)]
+
+
+def test_a_sibling_rule_needs_its_key_in_the_version() -> None:
+    d = [_field("first_name"), _field("email")]
+    apply_sibling_rules(d, NAME_RULES, NAME_KEYS - {"full_name"})
+    assert [x.key for x in d] == ["first_name", "email"]
+
+
+@pytest.fixture
+def names(tmp_path: Path, sample_hints: Hints) -> Matcher:
+    from semindex.data import parse_canonical
+
+    canon = parse_canonical({"first_name": ["First name", "Nome"], "last_name": ["Last name", "Cognome"],
+                             "full_name": ["Full name", "Name"], "email": ["Email"],
+                             "username": ["Username"], "password": ["Password"]}, "names")
+    hints = parse_hints({**{k: v for k, v in sample_hints.to_json().items()
+                            if k in ("sibling_rules", "context_rules", "form_kinds", "type_means")},
+                         "repeatable": ["password"]}, "hints", canon.keys)
+    store = ModelStore(tmp_path / "ms")
+    build_local_version(store, canon, "hash:64", HashEncoder(64), thresholds=Thresholds(0.5),
+                        hints=hints)
+    return Matcher(load_bundle(store.resolve("latest")))
+
+
+def test_the_matcher_reads_names_by_their_siblings(names: Matcher) -> None:
+    signup = names.classify([{"label": "Name"}, {"label": "Last name"}, {"label": "Email"}])
+    assert [(d.key, d.reason) for d in signup] == [("first_name", "sibling"), ("last_name", "lexical"),
+                                                  ("email", "lexical")]
+    contact = names.classify([{"label": "Nome"}, {"label": "Email"}])
+    assert [(d.key, d.reason) for d in contact] == [("full_name", "sibling"), ("email", "lexical")]
+    assert names.classify([{"label": "Nome"}])[0].key == "first_name"  # alone: as the label says
+
+
+def test_a_page_scope_request_infers_no_kind_and_assigns_no_key(names: Matcher) -> None:
+    # A page with a login form and a sign-up form: two email fields, two password fields.
+    page = [{"label": "Email", "type": "email"}, {"label": "Password", "type": "password"},
+            {"label": "Email"}, {"label": "Nome"}, {"label": "Cognome"}]
+    as_page = names.classify(page, form={"scope": "page"})
+    assert [d.key for d in as_page] == ["email", "password", "email", "first_name", "last_name"]
+    assert all(d.accepted for d in as_page)
+    as_form = names.classify(page)  # one form: one email field, and the name rules still hold
+    assert [d.key for d in as_form if d.accepted].count("email") == 1
+    assert as_form[3].key == "first_name"
+    login = [{"label": "Email", "type": "email"}, {"label": "Password", "type": "password"}]
+    assert names.classify(login)[0].key == "username"  # a login form, inferred from its fields
+    assert names.classify(login, form={"scope": "page"})[0].key == "email"  # a page: not inferred
+    assert names.classify(login, form={"scope": "page", "kind": "login"})[0].key == "username"
+
+
+def test_evaluation_classifies_the_rows_of_a_page_as_one_request(names: Matcher) -> None:
+    from semindex.data import LabelledRow
+    from semindex.quality import decide
+
+    rows = [LabelledRow({"label": "Nome"}, "first_name", "s1", "s1/signup"),
+            LabelledRow({"label": "Email"}, "email", "s1", "s1/login"),
+            LabelledRow({"label": "Cognome"}, "last_name", "s1", "s1/signup"),
+            LabelledRow({"label": "Email"}, "email", "s1", "s1/signup"),
+            LabelledRow({"label": "Email"}, "email", "s1", "s1/signup"),
+            LabelledRow({"label": "Nome"}, "full_name", "s1", "s1/contact"),
+            LabelledRow({"label": "Email"}, "email", "s1", "s1/contact"),
+            LabelledRow({"label": "Nome"}, "first_name", "s2", None)]
+    got = [(d.key if d.accepted else None, d.reason) for d in decide(names, rows)]
+    assert [k for k, _ in got] == [r.expected for r in rows]  # in the rows' order
+    # the contact page has no last name: its "Nome" is the full name; a row without a page
+    # is classified alone, and a page keeps both its email fields (no assignment).
+    assert got[5] == ("full_name", "sibling") and got[0] == ("first_name", "lexical")
+    assert got[7] == ("first_name", "lexical") and got[3] == got[4] == ("email", "lexical")
+
+
 def test_classify_many_matches_classify(matcher: Matcher) -> None:
     a = [{"label": "Surname"}, {"name": "zip"}]
     b = [{"label": "E-mail"}]
@@ -234,6 +354,15 @@ def test_known_unknown_examples_make_the_field_abstain(tmp_path: Path, tiny) -> 
     ({"fillers": "your"}, "'fillers' must be a list of non-empty words"),
     ({"fillers": ["your", "*"]}, "'fillers' must be a list of non-empty words"),
     ({"fillers": ["your", "geben sie"]}, "'fillers' must be a list of non-empty words"),
+    ({"sibling_rules": {"key": "email"}}, "'sibling_rules' must be a list"),
+    ({"sibling_rules": [{"key": "email", "becomes": "password"}]},
+     r"sibling_rules\[0\] needs 'key', 'becomes' and one of 'with' or 'without'"),
+    ({"sibling_rules": [{"key": "email", "with": "email", "without": "email", "becomes": "password"}]},
+     r"sibling_rules\[0\] needs 'key', 'becomes' and one of 'with' or 'without'"),
+    ({"sibling_rules": [{"key": "email", "without": "nope", "becomes": "password"}]},
+     r"sibling_rules\[0\]\.without: 'nope' is not a canonical key"),
+    ({"sibling_rules": [{"key": "email", "with": "password", "becomes": "mail"}]},
+     r"sibling_rules\[0\]\.becomes: 'mail' is not a canonical key"),
 ])
 def test_hints_validation_names_file_and_entry(obj: dict[str, Any], message: str) -> None:
     from semindex.errors import DataError

@@ -194,6 +194,7 @@ BIG = "x" * 600
     ({"fields": [{"label": "a"}] * 51}, 413, "fields: 51 fields exceeds the limit of 50"),
     ({"fields": [{"label": "名前" * 100_000}]}, 413, "exceeds the limit"),
     ([1, 2], 422, "body"),
+    ({"fields": [{"label": "a"}], "form": {"scope": "site"}}, 422, "scope"),
 ])
 def test_classify_bad_input(service: Service, body: Any, status: int, message: str) -> None:
     r = service.post("/ml/classify", body)
@@ -369,6 +370,35 @@ def test_signup_and_login_forms_use_context_and_evidence(service: Service) -> No
     got = {m["selector"]: (m["key"], m["reason"]) for m in out["matches"]}
     assert got["#u"] == ("username", "form_rule")  # the login context rule, declared as data
     assert got["#p"][0] == "password"
+
+    # The same two fields as part of a page (which may hold several forms): no kind is
+    # inferred from them, so the email field is an email.
+    page = {**login, "form": {"scope": "page"}}
+    out = service.post("/ml/classify", page).json()
+    got = {m["selector"]: (m["key"], m["reason"]) for m in out["matches"]}
+    assert got["#u"][0] == "email" and got["#p"][0] == "password"
+
+
+def test_a_name_field_is_read_by_its_siblings(service: Service) -> None:
+    """The hints file's sibling rules: a bare "Name" in a contact form without a last-name
+    field is the full name; beside "Surname" it is the first name; alone, what the model says."""
+    def classify(fields: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        r = service.post("/ml/classify", {"fields": fields})
+        assert r.status_code == 200, r.text
+        return {m["selector"]: m for m in r.json()["matches"]}
+
+    name = {"selector": "#n", "label": "Name", "name": "name"}
+    alone = classify([name])["#n"]
+    assert alone["key"] == "first_name" and alone["reason"] == "semantic"
+    contact = classify([name, {"selector": "#e", "label": "Email", "type": "email", "name": "email"},
+                        {"selector": "#m", "label": "Message", "name": "message"}])
+    assert (contact["#n"]["key"], contact["#n"]["reason"]) == ("full_name", "sibling")
+    assert contact["#n"]["runner_up"]["key"] == "first_name"
+    assert "without a last_name field is full_name" in contact["#n"]["evidence"][-1]
+    signup = classify([name, {"selector": "#l", "label": "Surname", "name": "surname"},
+                       {"selector": "#e", "label": "Email", "type": "email", "name": "email"}])
+    assert (signup["#n"]["key"], signup["#n"]["reason"]) == ("first_name", "semantic")
+    assert signup["#l"]["key"] == "last_name"
 
 
 def test_metrics_are_exported(service: Service) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -36,6 +36,9 @@ class FieldIn(BaseModel):
 class FormIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
+    scope: Literal["form", "page"] = Field(
+        "form", description="'page' when the fields are a whole page that may hold several "
+        "forms: no kind inferred from the fields, no one-field-per-key assignment")
     kind: str | None = None
     title: str | None = None
     action: str | None = None
