@@ -261,7 +261,7 @@ class Matcher:
                                      [] if page else [dict(f) for f in fields])
         decisions = [self._decide(f, t, h, kind, a)
                      for f, t, h, a in zip(fields, texts, all_hits, admitted, strict=True)]
-        apply_sibling_rules(decisions, hints.sibling_rules, set(self.bundle.index.keys))
+        apply_sibling_rules(decisions, hints.sibling_rules, set(self.bundle.index.keys), admitted)
         if self.assign and not page:
             assign_jointly(decisions, hints.repeatable)
         return decisions
@@ -393,13 +393,15 @@ class Matcher:
 
 
 def apply_sibling_rules(decisions: list[Decision], rules: Sequence[SiblingRule],
-                        keys: Collection[str]) -> None:
+                        keys: Collection[str],
+                        admitted: Sequence[frozenset[str] | None] | None = None) -> None:
     """Re-read keys by the other fields of the request, as the hints file declares:
     "Name" beside a last-name field is the first name, "Nome" in a form without one the
-    full name. Only keys the field's words decided (lexical, semantic, mention) change, and
-    only in a request of two fields or more (a lone field says nothing of its form). The
-    siblings are the other fields' decisions before any rule, so the order of rules and
-    fields does not matter."""
+    full name. Only keys the field's words decided (lexical, semantic, mention) change, only
+    to a key the version has and the field's declared evidence admits (``admitted``, per
+    field; None: any), and only in a request of two fields or more (a lone field says
+    nothing of its form). The siblings are the other fields' decisions before any rule, so
+    the order of rules and fields does not matter."""
     if len(decisions) < 2 or not rules:
         return
     decided = [d.key if d.accepted else None for d in decisions]
@@ -407,8 +409,11 @@ def apply_sibling_rules(decisions: list[Decision], rules: Sequence[SiblingRule],
         if not d.accepted or d.reason not in FREE_REASONS:
             continue
         others = decided[:i] + decided[i + 1:]
+        allowed = admitted[i] if admitted is not None else None
         for rule in rules:
-            if rule.key == d.key and rule.becomes in keys and (rule.sibling in others) == rule.present:
+            if (rule.key == d.key and rule.becomes in keys
+                    and (allowed is None or rule.becomes in allowed)
+                    and (rule.sibling in others) == rule.present):
                 d.runner_up = {"key": d.key, "score": d.score}
                 d.evidence.append(f"a {d.key} field {'beside' if rule.present else 'without'} a "
                                   f"{rule.sibling} field is {rule.becomes} (sibling rule)")

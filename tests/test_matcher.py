@@ -226,10 +226,21 @@ def test_the_assignment_keeps_a_revised_key_on_a_tie() -> None:
     assert [(x.key, x.accepted) for x in d[1:]] == [("email", True), ("email", False)]
 
 
-def test_a_sibling_rule_needs_its_key_in_the_version() -> None:
+def test_a_sibling_rule_needs_its_key_in_the_version_and_admitted() -> None:
     d = [_field("first_name"), _field("email")]
     apply_sibling_rules(d, NAME_RULES, NAME_KEYS - {"full_name"})
     assert [x.key for x in d] == ["first_name", "email"]
+    apply_sibling_rules(d, NAME_RULES, NAME_KEYS, [frozenset({"first_name", "last_name"}), None])
+    assert [x.key for x in d] == ["first_name", "email"]
+    apply_sibling_rules(d, NAME_RULES, NAME_KEYS, [None, frozenset({"email"})])
+    assert [x.key for x in d] == ["full_name", "email"]
+
+
+def test_a_sibling_rule_keeps_to_what_the_pattern_admits(names: Matcher) -> None:
+    # A pattern of one word (no space) admits a first name but not a full name: no revision.
+    one_word = names.classify([{"label": "Nome", "pattern": "[A-Za-z]+"}, {"label": "Email"}])
+    assert (one_word[0].key, one_word[0].reason) == ("first_name", "lexical")
+    assert names.classify([{"label": "Nome"}, {"label": "Email"}])[0].key == "full_name"
 
 
 @pytest.fixture
@@ -241,7 +252,8 @@ def names(tmp_path: Path, sample_hints: Hints) -> Matcher:
                              "username": ["Username"], "password": ["Password"]}, "names")
     hints = parse_hints({**{k: v for k, v in sample_hints.to_json().items()
                             if k in ("sibling_rules", "context_rules", "form_kinds", "type_means")},
-                         "repeatable": ["password"]}, "hints", canon.keys)
+                         "repeatable": ["password"],
+                         "values": {"first_name": ["Jane"], "full_name": ["Jane Doe"]}}, "hints", canon.keys)
     store = ModelStore(tmp_path / "ms")
     build_local_version(store, canon, "hash:64", HashEncoder(64), thresholds=Thresholds(0.5),
                         hints=hints)

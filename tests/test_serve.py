@@ -123,9 +123,12 @@ def test_classify_and_fill_sample_form(service: Service) -> None:
 
 def test_labels_wrapped_in_filler_words_and_named_attributes(service: Service) -> None:
     """Through the real model: "Votre prénom" is the synonym "Prénom" once the filler word is
-    left out, and a field whose label names nothing is named by its ``name`` attribute."""
+    left out, and a field whose label names nothing is named by its ``name`` attribute.
+    (The form has a last-name field: without one, the sibling rules read the first name as
+    the full name — test_a_name_field_is_read_by_its_siblings.)"""
     fields = [{"selector": "#a", "label": "Votre prénom :"},
-              {"selector": "#b", "label": "Kontaktdaten", "name": "e-mail"}]
+              {"selector": "#b", "label": "Kontaktdaten", "name": "e-mail"},
+              {"selector": "#c", "label": "Surname"}]
     r = service.post("/ml/classify", {"fields": fields})
     assert r.status_code == 200, r.text
     got = {m["selector"]: m for m in r.json()["matches"]}
@@ -133,6 +136,7 @@ def test_labels_wrapped_in_filler_words_and_named_attributes(service: Service) -
     assert (a["key"], a["reason"], a["synonym"]) == ("first_name", "lexical", "Prénom")
     assert (got["#b"]["key"], got["#b"]["reason"], got["#b"]["synonym"]) == ("email", "lexical", "E-mail")
     assert got["#b"]["evidence"] == ["another attribute ('e mail') is the synonym 'E-mail' of email"]
+    assert got["#c"]["key"] == "last_name"
 
 
 def test_a_typed_field_is_searched_among_the_keys_its_type_admits(service: Service) -> None:
