@@ -274,20 +274,19 @@ def parse_hints(obj: Any, source: str, keys: list[str] | None = None) -> Hints:
         check_key(rule["key"], f"context_rules[{i}].key")
         rules.append({str(k): str(v) for k, v in rule.items()})
     siblings = []
-    if not isinstance(obj.get("sibling_rules", []), list):
+    sibling_rules = obj.get("sibling_rules", [])
+    if not isinstance(sibling_rules, list):
         raise DataError(f"{source}: 'sibling_rules' must be a list")
-    for i, rule in enumerate(obj.get("sibling_rules", [])):
+    for i, rule in enumerate(sibling_rules):
         if (not isinstance(rule, dict) or not {"key", "becomes"} <= rule.keys()
                 or ("with" in rule) == ("without" in rule)):
             raise DataError(f"{source}: sibling_rules[{i}] needs 'key', 'becomes' and one of "
                             "'with' or 'without'")
-        present = "with" in rule
-        siblings.append(SiblingRule(
-            check_key(rule["key"], f"sibling_rules[{i}].key"),
-            check_key(rule["becomes"], f"sibling_rules[{i}].becomes"),
-            check_key(rule["with" if present else "without"],
-                      f"sibling_rules[{i}].{'with' if present else 'without'}"),
-            present))
+        side = "with" if "with" in rule else "without"
+        siblings.append(SiblingRule(check_key(rule["key"], f"sibling_rules[{i}].key"),
+                                    check_key(rule["becomes"], f"sibling_rules[{i}].becomes"),
+                                    check_key(rule[side], f"sibling_rules[{i}].{side}"),
+                                    side == "with"))
     fillers = obj.get("fillers", [])
     # One word each: the lexical step drops fillers word by word ("geben sie" would never match).
     if not isinstance(fillers, list) or not all(isinstance(w, str) and len(normalize(w).split()) == 1

@@ -261,7 +261,7 @@ class Matcher:
                                      [] if page else [dict(f) for f in fields])
         decisions = [self._decide(f, t, h, kind, a)
                      for f, t, h, a in zip(fields, texts, all_hits, admitted, strict=True)]
-        apply_sibling_rules(decisions, hints.sibling_rules, set(self.bundle.index.keys), admitted)
+        apply_sibling_rules(decisions, hints.sibling_rules, self.bundle.index.keys, admitted)
         if self.assign and not page:
             assign_jointly(decisions, hints.repeatable)
         return decisions

@@ -150,9 +150,10 @@ def test_login_form_rule(matcher: Matcher) -> None:
     assert signup[0].key == "email"
 
 
-def _dec(key: str, score: float, cands: list[tuple[str, float]], t: float = 0.5) -> Decision:
+def _dec(key: str, score: float, cands: list[tuple[str, float]], t: float = 0.5,
+         reason: str = "semantic", accepted: bool = True) -> Decision:
     hits = [KeyHit(k, s, k) for k, s in cands]
-    return Decision(None, key, key, score, t, 0.0, key, "semantic", True, None, [], hits)
+    return Decision(None, key, key, score, t, 0.0, key, reason, accepted, None, [], hits)
 
 
 def test_assignment_is_joint_not_first_come() -> None:
@@ -178,8 +179,9 @@ NAME_RULES = (SiblingRule("full_name", "first_name", "last_name", True),
 NAME_KEYS = {"first_name", "full_name", "last_name", "email", "username"}
 
 
-def _field(key: str | None, reason: str = "lexical", accepted: bool = True) -> Decision:
-    return Decision(None, str(key), key, 1.0, 1.0, 0.0, str(key), reason, accepted, None, [], [])
+def _field(key: str, reason: str = "lexical", accepted: bool = True) -> Decision:
+    """An exact decision (score and threshold 1.0) without candidates."""
+    return _dec(key, 1.0, [], 1.0, reason, accepted)
 
 
 @pytest.mark.parametrize(("request_keys", "expected"), [
