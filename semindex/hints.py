@@ -16,7 +16,8 @@ A hints file (JSON, conventionally ``<canonical>.hints.json``) maps HTML evidenc
       "context_rules": [{"form_kind": "login", "field_type": "email", "key": "username"}],
       "form_kinds": {"login": ["log in", "sign in"], "signup": ["register", "sign up"]},
       "sibling_rules": [{"key": "full_name", "with": "last_name", "becomes": "first_name"},
-                        {"key": "first_name", "without": "last_name", "becomes": "full_name"}]
+                        {"key": "first_name", "without": "last_name", "becomes": "full_name"}],
+      "needs_words": {"date_of_birth": ["birth", "dob", "geburt", "naissance", ...]}
     }
 """
 
@@ -81,6 +82,10 @@ class Hints:
     fillers: frozenset[str] = frozenset()
     #: What a decided key becomes with or without a sibling key in the same request.
     sibling_rules: tuple[SiblingRule, ...] = ()
+    #: Keys that a field's words give only where the request says one of these words (a
+    #: "Day" select is a birth date only where a field or the form mentions birth);
+    #: normalised, matched at the start of a word ("geburt" in "Geburtsdatum").
+    needs_words: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {"autocomplete": self.autocomplete, "types": self.types,
@@ -92,7 +97,14 @@ class Hints:
                 "fillers": sorted(self.fillers),
                 "repeatable": sorted(self.repeatable),
                 "context_rules": list(self.context_rules), "form_kinds": self.form_kinds,
-                "sibling_rules": [r.to_json() for r in self.sibling_rules]}
+                "sibling_rules": [r.to_json() for r in self.sibling_rules],
+                "needs_words": {k: list(v) for k, v in self.needs_words.items()}}
+
+    def missing_words(self, key: str, text: str) -> tuple[str, ...]:
+        """The words ``key`` needs when ``text`` (normalised) says none of them, else ()."""
+        needed = self.needs_words.get(key, ())
+        padded = f" {text}"
+        return () if any(f" {w}" in padded for w in needed) else needed
 
     def autocomplete_key(self, value: str | None) -> str | None:
         """The key named by an ``autocomplete`` attribute (qualifier tokens skipped)."""
@@ -235,7 +247,7 @@ def parse_hints(obj: Any, source: str, keys: list[str] | None = None) -> Hints:
     ac = obj.get("autocomplete", {})
     means = obj.get("type_means", {})
     objects = ("autocomplete", "types", "type_means", "inputmode", "min_length", "options",
-               "values", "synonyms")
+               "values", "synonyms", "needs_words")
     if any(not isinstance(obj.get(name, {}), dict) for name in objects):
         raise DataError(f"{source}: {', '.join(repr(n) for n in objects)} must be objects")
     autocomplete = {str(t).lower(): check_key(k, f"autocomplete.{t}") for t, k in ac.items()}
@@ -292,6 +304,10 @@ def parse_hints(obj: Any, source: str, keys: list[str] | None = None) -> Hints:
     if not isinstance(fillers, list) or not all(isinstance(w, str) and len(normalize(w).split()) == 1
                                                 for w in fillers):
         raise DataError(f"{source}: 'fillers' must be a list of non-empty words")
+    needs = {k: tuple(normalize(w) for w in ws) for k, ws in text_lists("needs_words").items()}
+    for k, ws in needs.items():
+        if not all(ws):
+            raise DataError(f"{source}: needs_words.{k}: every entry must hold a letter or digit")
     kinds = obj.get("form_kinds", {})
     if not isinstance(kinds, dict):
         raise DataError(f"{source}: 'form_kinds' must be an object")
@@ -299,7 +315,8 @@ def parse_hints(obj: Any, source: str, keys: list[str] | None = None) -> Hints:
                  {str(k): [str(c).lower() for c in v] for k, v in kinds.items()},
                  {str(t).lower(): check_key(k, f"type_means.{t}") for t, k in means.items()},
                  key_lists("inputmode"), min_length, options, text_lists("values"),
-                 text_lists("synonyms"), frozenset(normalize(w) for w in fillers), tuple(siblings))
+                 text_lists("synonyms"), frozenset(normalize(w) for w in fillers), tuple(siblings),
+                 needs)
 
 
 def load_hints(path: str | Path | None, keys: list[str] | None = None) -> Hints:

@@ -10,7 +10,9 @@ lexical match of the field's main text against the synonym table (filler words s
 abstains, a lexical match of its other attributes (placeholder, name, id) when those that
 name a key agree, then the semantic match (FAISS, max over synonyms and confirmed
 examples) against a threshold that is calibrated per key and adjusted by what the field
-says about itself (required, generic wording). Then the hints file's sibling rules read
+says about itself (required, generic wording). A key the hints file ties to words
+(``needs_words``: a birth date needs "birth", "dob", "Geburt", ...) that the request does
+not say anywhere is withdrawn. Then the hints file's sibling rules read
 each key against the request's other fields ("Name" beside a last name is the first
 name), and finally the accepted fields of one form are assigned jointly, so two fields
 cannot both claim a non-repeatable key (not for a request whose ``form.scope`` is
@@ -27,9 +29,9 @@ import numpy as np
 
 from semindex.bundle import Bundle
 from semindex.data import UNKNOWN
-from semindex.hints import SiblingRule
+from semindex.hints import Hints, SiblingRule
 from semindex.index import KeyHit
-from semindex.text import PART_SEPARATOR, field_text, is_generic, normalize
+from semindex.text import PART_SEPARATOR, field_text, is_generic, normalize, request_text
 
 # Threshold adjustments (added to the calibrated threshold). Small on purpose: they break
 # near-ties, they do not overrule a clear semantic score.
@@ -60,7 +62,7 @@ class Decision:
     margin: float
     synonym: str | None
     # autocomplete | lexical | semantic | mention | form_rule | sibling | below_threshold
-    # | no_text | lexical_only | assignment | known_unknown | type | options
+    # | no_text | lexical_only | assignment | known_unknown | type | options | missing_context
     reason: str
     accepted: bool
     runner_up: dict[str, Any] | None = None
@@ -261,6 +263,8 @@ class Matcher:
                                      [] if page else [dict(f) for f in fields])
         decisions = [self._decide(f, t, h, kind, a)
                      for f, t, h, a in zip(fields, texts, all_hits, admitted, strict=True)]
+        if hints.needs_words:
+            apply_needed_words(decisions, hints, request_text(fields, form))
         apply_sibling_rules(decisions, hints.sibling_rules, self.bundle.index.keys, admitted)
         if self.assign and not page:
             assign_jointly(decisions, hints.repeatable)
@@ -390,6 +394,22 @@ class Matcher:
                 continue
             return rule["key"]
         return None
+
+
+def apply_needed_words(decisions: list[Decision], hints: Hints, said: str) -> None:
+    """Withdraw keys that the hints file's ``needs_words`` tie to words the request does
+    not say: a "Day" or "Year" field is a birth date only where a field or the form
+    mentions birth (on the forms dev pages, every date-of-birth field has such a word on
+    its page). Only keys the field's words decided (lexical, semantic, mention) are
+    withdrawn; ``said`` is :func:`~semindex.text.request_text` of the request."""
+    for d in decisions:
+        if not d.accepted or d.reason not in FREE_REASONS or d.key is None:
+            continue
+        missing = hints.missing_words(d.key, said)
+        if missing:
+            d.accepted, d.reason = False, "missing_context"
+            d.evidence.append(f"{d.key} needs a word such as {', '.join(repr(w) for w in missing[:3])} "
+                              "in the field or its form; the request says none")
 
 
 def apply_sibling_rules(decisions: list[Decision], rules: Sequence[SiblingRule],

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 TextMode = Literal["precedence", "rich"]
@@ -82,6 +82,18 @@ def field_text(field: Mapping[str, Any], mode: TextMode = "rich") -> str:
         if text and normalize(text) not in {normalize(p) for p in parts}:
             parts.append(text)
     return PART_SEPARATOR.join(parts)
+
+
+#: The form's own words (see ``FormIn``), read with its fields' by :func:`request_text`.
+FORM_TEXT_ATTRIBUTES: tuple[str, ...] = ("title", "heading", "submit", "action")
+
+
+def request_text(fields: Sequence[Mapping[str, Any]], form: Mapping[str, Any] | None = None) -> str:
+    """Every word a request says, normalised: its fields' label, placeholder, ``name`` and
+    ``id``, and its form's title, heading, submit text and action."""
+    said = [_attr(f, a) for f in fields for a in TEXT_ATTRIBUTES]
+    said += [_attr(form or {}, a) for a in FORM_TEXT_ATTRIBUTES]
+    return " ".join(n for n in (normalize(t) for t in said if t) if n)
 
 
 def main_part(text: str) -> str:

@@ -307,6 +307,57 @@ def test_evaluation_classifies_the_rows_of_a_page_as_one_request(names: Matcher)
     assert got[7] == ("first_name", "lexical") and got[3] == got[4] == ("email", "lexical")
 
 
+@pytest.fixture
+def dates(tmp_path: Path, sample_hints: Hints) -> Matcher:
+    from semindex.data import parse_canonical
+
+    canon = parse_canonical({"date_of_birth": ["Date of birth", "Day", "Month", "Year"],
+                             "email": ["Email"]}, "dates")
+    hints = parse_hints({"autocomplete": {"bday": "date_of_birth"},
+                         "repeatable": ["date_of_birth"],  # day, month and year of one date
+                         "needs_words": sample_hints.to_json()["needs_words"]}, "hints", canon.keys)
+    store = ModelStore(tmp_path / "ms")
+    build_local_version(store, canon, "hash:64", HashEncoder(64), thresholds=Thresholds(0.5),
+                        hints=hints)
+    return Matcher(load_bundle(store.resolve("latest")))
+
+
+DAY, MONTH, YEAR = {"label": "Day"}, {"label": "Month"}, {"label": "Year"}
+
+
+@pytest.mark.parametrize(("fields", "form", "accepted"), [
+    ([DAY, MONTH, YEAR], None, [False, False, False]),  # a date range, an event: no birth
+    ([DAY, MONTH, YEAR], {"heading": "Date of birth"}, [True, True, True]),  # the form says it
+    ([DAY, MONTH, YEAR], {"title": "Geburtsdatum angeben"}, [True, True, True]),  # a word's start
+    ([{"label": "Date of birth"}, DAY, MONTH, YEAR], None, [True, True, True, True]),  # a sibling
+    ([{"label": "Day", "name": "tbxDOBDay"}, MONTH], None, [True, True]),  # an identifier
+    ([{"label": "Day", "placeholder": "生年月日"}], None, [True]),
+    ([{"label": "Day", "name": "adobe_day"}], None, [False]),  # "dob" inside a word is not it
+    ([{"label": "Day", "autocomplete": "bday"}], None, [True]),  # declared evidence stands
+    ([DAY, {"label": "Email"}], {"scope": "page", "heading": "Date de naissance"}, [True, True]),
+])
+def test_a_key_that_needs_words_is_withdrawn_where_the_request_says_none(
+        dates: Matcher, fields: list[dict[str, Any]], form: dict[str, Any] | None,
+        accepted: list[bool]) -> None:
+    got = dates.classify(fields, form)
+    assert [d.accepted for d in got] == accepted
+    for d in got:
+        if d.key == "date_of_birth" and not d.accepted:
+            assert d.reason == "missing_context"
+            assert "needs a word such as 'birth'" in d.evidence[-1]
+
+
+def test_needed_words_apply_only_to_the_keys_that_declare_them(dates: Matcher) -> None:
+    got = dates.classify([{"label": "Email"}, DAY])
+    assert [(d.key, d.accepted, d.reason) for d in got] == [
+        ("email", True, "lexical"), ("date_of_birth", False, "missing_context")]
+    hints = Hints(needs_words={"date_of_birth": ("birth", "ngày sinh")})
+    assert hints.missing_words("email", "email") == ()
+    assert hints.missing_words("date_of_birth", "day month") == ("birth", "ngày sinh")
+    assert hints.missing_words("date_of_birth", "ngày sinh day") == ()  # several words
+    assert hints.missing_words("date_of_birth", "rebirth") == ("birth", "ngày sinh")  # a word's start
+
+
 def test_classify_many_matches_classify(matcher: Matcher) -> None:
     a = [{"label": "Surname"}, {"name": "zip"}]
     b = [{"label": "E-mail"}]
@@ -377,6 +428,11 @@ def test_known_unknown_examples_make_the_field_abstain(tmp_path: Path, tiny) -> 
      r"sibling_rules\[0\]\.without: 'nope' is not a canonical key"),
     ({"sibling_rules": [{"key": "email", "with": "password", "becomes": "mail"}]},
      r"sibling_rules\[0\]\.becomes: 'mail' is not a canonical key"),
+    ({"needs_words": ["birth"]}, "must be objects"),
+    ({"needs_words": {"nope": ["birth"]}}, "needs_words: 'nope' is not a canonical key"),
+    ({"needs_words": {"email": "mail"}}, "needs_words.email must be a list of non-empty strings"),
+    ({"needs_words": {"email": ["mail", "@@"]}},
+     "needs_words.email: every entry must hold a letter or digit"),
 ])
 def test_hints_validation_names_file_and_entry(obj: dict[str, Any], message: str) -> None:
     from semindex.errors import DataError

@@ -405,6 +405,29 @@ def test_a_name_field_is_read_by_its_siblings(service: Service) -> None:
     assert signup["#l"]["key"] == "last_name"
 
 
+def test_a_birth_date_needs_birth_on_the_form(service: Service) -> None:
+    """The hints file's ``needs_words``: through the real model a "Year" select and a
+    departure date read as date_of_birth, but a form that never mentions birth holds none;
+    where the form's heading says "Date of birth", the same select is one."""
+    def classify(fields: list[dict[str, Any]], form: dict[str, Any] | None = None,
+                 ) -> dict[str, dict[str, Any]]:
+        r = service.post("/ml/classify", {"fields": fields, **({"form": form} if form else {})})
+        assert r.status_code == 200, r.text
+        return {m["selector"]: m for m in r.json()["matches"] + r.json()["rejected"]}
+
+    year = {"selector": "#y", "label": "Year", "name": "year", "type": "select"}
+    trip = classify([year, {"selector": "#d", "label": "Departure date", "name": "departure",
+                            "type": "date"}])
+    for sel in ("#y", "#d"):
+        m = trip[sel]
+        assert (m["key"], m["accepted"], m["reason"]) == ("date_of_birth", False, "missing_context")
+        assert m["score"] >= m["threshold"]  # the model alone would have accepted it
+        assert "needs a word such as 'birth'" in m["evidence"][-1]
+    profile = classify([year], form={"heading": "Date of birth"})
+    assert (profile["#y"]["key"], profile["#y"]["accepted"], profile["#y"]["reason"]) == (
+        "date_of_birth", True, "semantic")
+
+
 def test_metrics_are_exported(service: Service) -> None:
     import os
 
