@@ -3,10 +3,13 @@
 Per match: text is trimmed and cut to ``maxlength``; a ``<select>`` gets the option that
 matches the value (exact, then normalised, then by embedding when an encoder is given);
 dates are written as ISO for ``type=date`` or in the format the placeholder hints
-(``MM/DD/YYYY``); a field's HTML ``pattern`` must accept the value, else the value
-without separators, else its digits (``+1 (555) 010-9999`` -> ``15550109999`` for
-``[0-9]{11}``), or the field is left empty with status ``pattern_mismatch`` (a browser would
-refuse the form); a missing profile value gives an empty value with status ``missing``.
+(``MM/DD/YYYY``), and a field whose words name one part of a date (the hints file's
+``date_parts``: "Day", "MM", "Jahr", ...; the decision's ``text`` carries its label, name
+and id) gets that part: a birth date is often three selects; a field's HTML ``pattern``
+must accept the value, else the value without separators, else its digits
+(``+1 (555) 010-9999`` -> ``15550109999`` for ``[0-9]{11}``), or the field is left empty
+with status ``pattern_mismatch`` (a browser would refuse the form); a missing profile
+value gives an empty value with status ``missing``.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from semindex.encoder import Encoder
-from semindex.hints import pattern_accepts
+from semindex.hints import DATE_PARTS, pattern_accepts
 from semindex.text import normalize
 
 _DATE_INPUTS = ("%Y-%m-%d", "%Y/%m/%d", "%d.%m.%Y", "%m/%d/%Y", "%d/%m/%Y", "%Y%m%d",
@@ -28,6 +31,8 @@ _DATE_INPUTS = ("%Y-%m-%d", "%Y/%m/%d", "%d.%m.%Y", "%m/%d/%Y", "%d/%m/%Y", "%Y%
 _FORMAT_HINT = re.compile(r"(dd|mm|yyyy|yy)([./\- ])(dd|mm|yyyy|yy)\2(dd|mm|yyyy|yy)", re.I)
 _SEPARATORS = re.compile(r"[\s\-./()]+")
 SELECT_MIN_SIMILARITY = 0.6
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
+           "September", "October", "November", "December")
 
 
 @dataclass
@@ -35,7 +40,9 @@ class FillResult:
     selector: str | None
     key: str | None
     value: str
-    status: str  # filled | missing | no_option | unparsed_date | pattern_mismatch
+    # filled | missing | no_option | unparsed_date | pattern_mismatch (the field's pattern,
+    # or for a date part its maxlength, admits no form of the value)
+    status: str
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -59,6 +66,45 @@ def date_format_from_hint(hint: str) -> str | None:
     parts = {"dd": "%d", "mm": "%m", "yyyy": "%Y", "yy": "%y"}
     a, sep, b, c = m.group(1), m.group(2), m.group(3), m.group(4)
     return sep.join(parts[x.lower()] for x in (a, b, c))
+
+
+def date_part(match: Mapping[str, Any], parts: Mapping[str, frozenset[str]]) -> str | None:
+    """The one part of a date (``day``, ``month``, ``year``) that the field's words name
+    (its decision ``text`` and placeholder, whole words); None for none or several
+    ("Date of birth (DD/MM/YYYY)" is the whole date)."""
+    said = " ".join(str(match.get(a) or "") for a in ("text", "placeholder"))
+    words = set(normalize(said).split())
+    named = [p for p in DATE_PARTS if words & parts.get(p, frozenset())]
+    return named[0] if len(named) == 1 else None
+
+
+def part_values(when: date, part: str) -> list[str]:
+    """How a part of ``when`` may be written, preferred first: ``04``, ``4``, ``April``, ``Apr``."""
+    if part == "day":
+        return [f"{when.day:02d}", str(when.day)]
+    if part == "month":
+        name = _MONTHS[when.month - 1]
+        return [f"{when.month:02d}", str(when.month), name, name[:3]]
+    return [str(when.year), f"{when.year % 100:02d}"]
+
+
+def _fill_part(sel: str | None, key: str | None, when: date, part: str,
+               match: Mapping[str, Any]) -> FillResult:
+    values = part_values(when, part)
+    options = match.get("options")
+    if options:
+        for v in values:
+            chosen = choose_option(v, options)
+            if chosen is not None:
+                return FillResult(sel, key, chosen, "filled")
+        # Month names in another language: twelve real options are the months in order.
+        real = [value for value, _ in _option_pairs(options) if value.strip()]
+        if part == "month" and len(real) == 12:
+            return FillResult(sel, key, real[when.month - 1], "filled")
+        return FillResult(sel, key, "", "no_option")
+    maxlength = match.get("maxlength")
+    fits = [v for v in values if not isinstance(maxlength, int) or maxlength <= 0 or len(v) <= maxlength]
+    return FillResult(sel, key, fits[0], "filled") if fits else FillResult(sel, key, "", "pattern_mismatch")
 
 
 def _option_pairs(options: Sequence[Any]) -> list[tuple[str, str]]:
@@ -93,7 +139,8 @@ def choose_option(value: str, options: Sequence[Any], encoder: Encoder | None = 
 
 
 def fill_one(match: Mapping[str, Any], profile: Mapping[str, Any],
-             encoder: Encoder | None = None) -> FillResult:
+             encoder: Encoder | None = None,
+             parts: Mapping[str, frozenset[str]] | None = None) -> FillResult:
     selector = match.get("selector")
     sel = str(selector) if selector is not None else None
     key = match.get("key")
@@ -101,6 +148,10 @@ def fill_one(match: Mapping[str, Any], profile: Mapping[str, Any],
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         return FillResult(sel, key, "", "missing")
     value = str(raw).strip()
+    part = date_part(match, parts) if parts else None
+    when = parse_date(value) if part is not None else None
+    if part is not None and when is not None:
+        return _fill_part(sel, key, when, part, match)
     options = match.get("options")
     if options:
         chosen = choose_option(value, options, encoder)
@@ -135,6 +186,8 @@ def _pattern_candidates(value: str) -> list[str]:
 
 
 def fill(profile: Mapping[str, Any], matches: Sequence[Mapping[str, Any]],
-         encoder: Encoder | None = None) -> list[FillResult]:
-    """One :class:`FillResult` per match, in order."""
-    return [fill_one(m, profile, encoder) for m in matches]
+         encoder: Encoder | None = None,
+         parts: Mapping[str, frozenset[str]] | None = None) -> list[FillResult]:
+    """One :class:`FillResult` per match, in order; ``parts``: the hints file's
+    ``date_parts`` (None: a date value is always written whole)."""
+    return [fill_one(m, profile, encoder, parts) for m in matches]

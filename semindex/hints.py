@@ -16,8 +16,10 @@ A hints file (JSON, conventionally ``<canonical>.hints.json``) maps HTML evidenc
       "context_rules": [{"form_kind": "login", "field_type": "email", "key": "username"}],
       "form_kinds": {"login": ["log in", "sign in"], "signup": ["register", "sign up"]},
       "sibling_rules": [{"key": "full_name", "with": "last_name", "becomes": "first_name"},
-                        {"key": "first_name", "without": "last_name", "becomes": "full_name"}],
-      "needs_words": {"date_of_birth": ["birth", "dob", "geburt", "naissance", ...]}
+                        {"key": "first_name", "without": "last_name", "becomes": "full_name",
+                         "unless": ["first", "given", "vorname", "prénom", ...]}],
+      "needs_words": {"date_of_birth": ["birth", "dob", "geburt", "naissance", ...]},
+      "date_parts": {"day": ["day", "dd", "tag", "jour", ...], "month": [...], "year": [...]}
     }
 """
 
@@ -38,6 +40,8 @@ from semindex.text import normalize
 
 log = logging.getLogger(__name__)
 
+#: The parts of a date a field can hold on its own (see ``Hints.date_parts``).
+DATE_PARTS = ("day", "month", "year")
 # Autofill detail tokens that only qualify the field (section-*, shipping, billing, ...).
 _QUALIFIERS = ("shipping", "billing", "home", "work", "mobile", "fax", "pager", "webauthn")
 
@@ -51,10 +55,25 @@ class SiblingRule:
     becomes: str
     sibling: str
     present: bool
+    #: Words (normalised, each matched at the start of a word) that keep the key: a field
+    #: whose text says "first" or "Vorname" is a first name whatever its siblings.
+    unless: tuple[str, ...] = ()
 
-    def to_json(self) -> dict[str, str]:
-        return {"key": self.key, "with" if self.present else "without": self.sibling,
-                "becomes": self.becomes}
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"key": self.key, "with" if self.present else "without": self.sibling,
+                               "becomes": self.becomes}
+        return {**out, "unless": list(self.unless)} if self.unless else out
+
+    def kept_by(self, text: str) -> bool:
+        """Whether ``text`` (normalised) says one of the words that keep the key."""
+        return says_one_of(text, self.unless)
+
+
+def says_one_of(text: str, words: tuple[str, ...]) -> bool:
+    """Whether normalised ``text`` has one of ``words`` (normalised) at the start of a word;
+    a word of several words matches them in sequence ("ngày sinh")."""
+    padded = f" {text}"
+    return any(f" {w}" in padded for w in words)
 
 
 @dataclass(frozen=True)
@@ -86,6 +105,9 @@ class Hints:
     #: "Day" select is a birth date only where a field or the form mentions birth);
     #: normalised, matched at the start of a word ("geburt" in "Geburtsdatum").
     needs_words: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: Words that make a field one part of a date ("Day", "MM", "Jahr"): ``/ml/fill`` writes
+    #: that part of a date value into it; normalised, whole words.
+    date_parts: dict[str, frozenset[str]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {"autocomplete": self.autocomplete, "types": self.types,
@@ -98,13 +120,13 @@ class Hints:
                 "repeatable": sorted(self.repeatable),
                 "context_rules": list(self.context_rules), "form_kinds": self.form_kinds,
                 "sibling_rules": [r.to_json() for r in self.sibling_rules],
-                "needs_words": {k: list(v) for k, v in self.needs_words.items()}}
+                "needs_words": {k: list(v) for k, v in self.needs_words.items()},
+                "date_parts": {k: sorted(v) for k, v in self.date_parts.items()}}
 
     def missing_words(self, key: str, text: str) -> tuple[str, ...]:
         """The words ``key`` needs when ``text`` (normalised) says none of them, else ()."""
         needed = self.needs_words.get(key, ())
-        padded = f" {text}"
-        return () if any(f" {w}" in padded for w in needed) else needed
+        return () if says_one_of(text, needed) else needed
 
     def autocomplete_key(self, value: str | None) -> str | None:
         """The key named by an ``autocomplete`` attribute (qualifier tokens skipped)."""
@@ -247,7 +269,7 @@ def parse_hints(obj: Any, source: str, keys: list[str] | None = None) -> Hints:
     ac = obj.get("autocomplete", {})
     means = obj.get("type_means", {})
     objects = ("autocomplete", "types", "type_means", "inputmode", "min_length", "options",
-               "values", "synonyms", "needs_words")
+               "values", "synonyms", "needs_words", "date_parts")
     if any(not isinstance(obj.get(name, {}), dict) for name in objects):
         raise DataError(f"{source}: {', '.join(repr(n) for n in objects)} must be objects")
     autocomplete = {str(t).lower(): check_key(k, f"autocomplete.{t}") for t, k in ac.items()}
@@ -295,10 +317,13 @@ def parse_hints(obj: Any, source: str, keys: list[str] | None = None) -> Hints:
             raise DataError(f"{source}: sibling_rules[{i}] needs 'key', 'becomes' and one of "
                             "'with' or 'without'")
         side = "with" if "with" in rule else "without"
+        unless = rule.get("unless", [])
+        if not isinstance(unless, list) or not all(isinstance(w, str) and normalize(w) for w in unless):
+            raise DataError(f"{source}: sibling_rules[{i}].unless must be a list of words")
         siblings.append(SiblingRule(check_key(rule["key"], f"sibling_rules[{i}].key"),
                                     check_key(rule["becomes"], f"sibling_rules[{i}].becomes"),
                                     check_key(rule[side], f"sibling_rules[{i}].{side}"),
-                                    side == "with"))
+                                    side == "with", tuple(normalize(w) for w in unless)))
     fillers = obj.get("fillers", [])
     # One word each: the lexical step drops fillers word by word ("geben sie" would never match).
     if not isinstance(fillers, list) or not all(isinstance(w, str) and len(normalize(w).split()) == 1
@@ -308,6 +333,14 @@ def parse_hints(obj: Any, source: str, keys: list[str] | None = None) -> Hints:
     for k, ws in needs.items():
         if not all(ws):
             raise DataError(f"{source}: needs_words.{k}: every entry must hold a letter or digit")
+    parts: dict[str, frozenset[str]] = {}
+    for part, words in obj.get("date_parts", {}).items():
+        if part not in DATE_PARTS:
+            raise DataError(f"{source}: date_parts.{part}: not one of {', '.join(DATE_PARTS)}")
+        if not isinstance(words, list) or not all(isinstance(w, str) and len(normalize(w).split()) == 1
+                                                  for w in words):
+            raise DataError(f"{source}: date_parts.{part} must be a list of words")
+        parts[part] = frozenset(normalize(w) for w in words)
     kinds = obj.get("form_kinds", {})
     if not isinstance(kinds, dict):
         raise DataError(f"{source}: 'form_kinds' must be an object")
@@ -316,7 +349,7 @@ def parse_hints(obj: Any, source: str, keys: list[str] | None = None) -> Hints:
                  {str(t).lower(): check_key(k, f"type_means.{t}") for t, k in means.items()},
                  key_lists("inputmode"), min_length, options, text_lists("values"),
                  text_lists("synonyms"), frozenset(normalize(w) for w in fillers), tuple(siblings),
-                 needs)
+                 needs, parts)
 
 
 def load_hints(path: str | Path | None, keys: list[str] | None = None) -> Hints:

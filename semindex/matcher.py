@@ -419,9 +419,10 @@ def apply_sibling_rules(decisions: list[Decision], rules: Sequence[SiblingRule],
     "Name" beside a last-name field is the first name, "Nome" in a form without one the
     full name. Only keys the field's words decided (lexical, semantic, mention) change, only
     to a key the version has and the field's declared evidence admits (``admitted``, per
-    field; None: any), and only in a request of two fields or more (a lone field says
-    nothing of its form). The siblings are the other fields' decisions before any rule, so
-    the order of rules and fields does not matter."""
+    field; None: any), not where the field's text says one of the rule's ``unless`` words
+    ("First name" stays a first name beside no last name), and only in a request of two
+    fields or more (a lone field says nothing of its form). The siblings are the other
+    fields' decisions before any rule, so the order of rules and fields does not matter."""
     if len(decisions) < 2 or not rules:
         return
     decided = [d.key if d.accepted else None for d in decisions]
@@ -433,7 +434,8 @@ def apply_sibling_rules(decisions: list[Decision], rules: Sequence[SiblingRule],
         for rule in rules:
             if (rule.key == d.key and rule.becomes in keys
                     and (allowed is None or rule.becomes in allowed)
-                    and (rule.sibling in others) == rule.present):
+                    and (rule.sibling in others) == rule.present
+                    and not rule.kept_by(normalize(d.text))):
                 d.runner_up = {"key": d.key, "score": d.score}
                 d.evidence.append(f"a {d.key} field {'beside' if rule.present else 'without'} a "
                                   f"{rule.sibling} field is {rule.becomes} (sibling rule)")

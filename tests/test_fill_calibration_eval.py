@@ -16,6 +16,7 @@ from semindex.calibration import (
 from semindex.encoder import HashEncoder
 from semindex.evaluation import score, wilson
 from semindex.fill import choose_option, date_format_from_hint, fill
+from semindex.hints import Hints
 
 PROFILE = {"first_name": "  Ada ", "date_of_birth": "1815-12-10", "country": "United States",
            "postal_code": "1000177", "email": ""}
@@ -62,6 +63,40 @@ def test_select_by_embedding() -> None:
     options = [{"value": "de", "label": "Germany"}, {"value": "us", "label": "United States of America"}]
     assert choose_option("United States", options, HashEncoder(256)) == "us"
     assert choose_option("United States", options) is None  # no encoder: exact/normalised only
+
+
+DAYS = [{"value": "", "label": "Day"}] + [str(d) for d in range(1, 32)]
+MONTHS = [{"value": str(m), "label": name} for m, name in enumerate(
+    ["January", "February", "March", "April", "May", "June", "July", "August", "September",
+     "October", "November", "December"], 1)]
+MONATE = ["Monat", "Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August",
+          "September", "Oktober", "November", "Dezember"]
+
+
+@pytest.mark.parametrize(("match", "value", "status"), [
+    ({"text": "Day | dob day", "options": DAYS}, "10", "filled"),
+    ({"text": "dob[month]", "options": MONTHS}, "12", "filled"),  # "12" is the option's value
+    ({"text": "Month", "options": [{"value": "", "label": "--"}, "Jan", "Nov", "Dec"]}, "Dec", "filled"),
+    ({"text": "Monat", "options": [{"value": "", "label": "Monat"}, *MONATE[1:]]}, "Dezember", "filled"),
+    ({"text": "Geburtsjahr | jahr", "options": ["1815", "1816"]}, "1815", "filled"),  # the word "jahr"
+    ({"text": "YYYY", "options": ["2000", "2001"]}, "", "no_option"),
+    ({"text": "Year", "maxlength": 2}, "15", "filled"),
+    ({"text": "", "placeholder": "YYYY"}, "1815", "filled"),
+    ({"text": "Date of birth | dd mm yyyy", "placeholder": "DD.MM.YYYY"}, "10.12.1815", "filled"),
+    ({"text": "Birthday"}, "1815-12-10", "filled"),  # no part named: the whole date
+])
+def test_fill_writes_the_part_of_a_date_that_the_field_names(
+        sample_hints: Hints, match: dict[str, Any], value: str, status: str) -> None:
+    r = fill(PROFILE, [{"key": "date_of_birth", **match}], parts=sample_hints.date_parts)[0]
+    assert (r.value, r.status) == (value, status)
+
+
+def test_date_parts_need_a_date_value_and_the_hints() -> None:
+    parts = {"day": frozenset({"day"})}
+    day_phone = fill({"phone": "555 0100"}, [{"key": "phone", "text": "Day phone"}], parts=parts)
+    assert day_phone[0].value == "555 0100"  # not a date: written whole
+    assert fill(PROFILE, [{"key": "date_of_birth", "text": "Day"}])[0].value == "1815-12-10"  # no parts
+    assert fill(PROFILE, [{"key": "date_of_birth", "text": "Day"}], parts=parts)[0].value == "10"
 
 
 @pytest.mark.parametrize(("hint", "fmt"), [("MM/DD/YYYY", "%m/%d/%Y"), ("yyyy-mm-dd", "%Y-%m-%d"),

@@ -215,6 +215,21 @@ def test_sibling_rules(request_keys: list[tuple[str, str]], expected: list[str])
             assert x.reason == reason and not x.evidence
 
 
+@pytest.mark.parametrize(("text", "key"), [
+    ("Nome", "full_name"), ("Nombre | nombre", "full_name"), ("Имя", "full_name"),
+    ("First name", "first_name"), ("Ihr Vorname", "first_name"), ("Nombre de pila", "first_name"),
+    ("Nome | first_name", "first_name"),  # an identifier that says it counts too
+    ("Nombre | pila", "full_name"),  # a word of several words matches only in sequence
+])
+def test_a_sibling_rule_keeps_a_field_that_says_an_unless_word(text: str, key: str) -> None:
+    rule = SiblingRule("first_name", "full_name", "last_name", False,
+                       tuple(normalize(w) for w in ("first", "Vorname", "nombre de pila")))
+    d = [_field("first_name"), _field("email")]
+    d[0].text = text
+    apply_sibling_rules(d, (rule,), NAME_KEYS)
+    assert d[0].key == key
+
+
 def test_the_assignment_keeps_a_revised_key_on_a_tie() -> None:
     # "Vorname" (exactly a first-name synonym) in a contact form became full_name; a second
     # field contests email. Taking first_name back would score the same: the field keeps
@@ -269,6 +284,8 @@ def test_the_matcher_reads_names_by_their_siblings(names: Matcher) -> None:
     contact = names.classify([{"label": "Nome"}, {"label": "Email"}])
     assert [(d.key, d.reason) for d in contact] == [("full_name", "sibling"), ("email", "lexical")]
     assert names.classify([{"label": "Nome"}])[0].key == "first_name"  # alone: as the label says
+    newsletter = names.classify([{"label": "First name"}, {"label": "Email"}])  # says "first"
+    assert [(d.key, d.reason) for d in newsletter] == [("first_name", "lexical"), ("email", "lexical")]
 
 
 def test_a_page_scope_request_infers_no_kind_and_assigns_no_key(names: Matcher) -> None:
@@ -433,6 +450,11 @@ def test_known_unknown_examples_make_the_field_abstain(tmp_path: Path, tiny) -> 
     ({"needs_words": {"email": "mail"}}, "needs_words.email must be a list of non-empty strings"),
     ({"needs_words": {"email": ["mail", "@@"]}},
      "needs_words.email: every entry must hold a letter or digit"),
+    ({"sibling_rules": [{"key": "email", "with": "password", "becomes": "email", "unless": "x"}]},
+     r"sibling_rules\[0\]\.unless must be a list of words"),
+    ({"date_parts": {"week": ["w"]}}, "date_parts.week: not one of day, month, year"),
+    ({"date_parts": {"day": "day"}}, "date_parts.day must be a list of words"),
+    ({"date_parts": {"day": ["day of birth"]}}, "date_parts.day must be a list of words"),
 ])
 def test_hints_validation_names_file_and_entry(obj: dict[str, Any], message: str) -> None:
     from semindex.errors import DataError

@@ -385,7 +385,8 @@ def test_signup_and_login_forms_use_context_and_evidence(service: Service) -> No
 
 def test_a_name_field_is_read_by_its_siblings(service: Service) -> None:
     """The hints file's sibling rules: a bare "Name" in a contact form without a last-name
-    field is the full name; beside "Surname" it is the first name; alone, what the model says."""
+    field is the full name; beside "Surname" it is the first name; alone, what the model says;
+    a label that says "First name" stays the first name (the rule's ``unless`` words)."""
     def classify(fields: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         r = service.post("/ml/classify", {"fields": fields})
         assert r.status_code == 200, r.text
@@ -403,6 +404,10 @@ def test_a_name_field_is_read_by_its_siblings(service: Service) -> None:
                        {"selector": "#e", "label": "Email", "type": "email", "name": "email"}])
     assert (signup["#n"]["key"], signup["#n"]["reason"]) == ("first_name", "semantic")
     assert signup["#l"]["key"] == "last_name"
+    # "First name" says which name it is: a newsletter form without a last name keeps it.
+    newsletter = classify([{"selector": "#f", "label": "First name", "name": "fname"},
+                           {"selector": "#e", "label": "Email", "type": "email", "name": "email"}])
+    assert (newsletter["#f"]["key"], newsletter["#f"]["reason"]) == ("first_name", "lexical")
 
 
 def test_a_birth_date_needs_birth_on_the_form(service: Service) -> None:
@@ -426,6 +431,36 @@ def test_a_birth_date_needs_birth_on_the_form(service: Service) -> None:
     profile = classify([year], form={"heading": "Date of birth"})
     assert (profile["#y"]["key"], profile["#y"]["accepted"], profile["#y"]["reason"]) == (
         "date_of_birth", True, "semantic")
+
+
+def test_a_birth_date_in_three_selects_is_filled_part_by_part(service: Service) -> None:
+    """Day, month and year selects all take date_of_birth (a repeatable key in the sample
+    hints) and /ml/fill, given the matches as /ml/classify returned them, writes each its
+    part of the profile's date: the option values, not the whole date."""
+    months = ["January", "February", "March", "April", "May", "June", "July", "August",
+              "September", "October", "November", "December"]
+    fields = [
+        {"selector": "#bd", "label": "Birth day", "name": "birth_day", "type": "select",
+         "options": [{"value": "", "label": "Day"}, *[str(d) for d in range(1, 32)]]},
+        {"selector": "#bm", "label": "Birth month", "name": "birth_month", "type": "select",
+         "options": [{"value": "", "label": "Month"},
+                     *[{"value": str(i), "label": m} for i, m in enumerate(months, 1)]]},
+        {"selector": "#by", "label": "Birth year", "name": "birth_year", "type": "select",
+         "options": [str(y) for y in range(2010, 1930, -1)]},
+        {"selector": "#e", "label": "Email", "type": "email", "name": "email"}]
+    r = service.post("/ml/classify", {"fields": fields})
+    assert r.status_code == 200, r.text
+    matches = {m["selector"]: m for m in r.json()["matches"]}
+    assert {s: matches[s]["key"] for s in ("#bd", "#bm", "#by")} == dict.fromkeys(
+        ("#bd", "#bm", "#by"), "date_of_birth")
+    options = {f["selector"]: f["options"] for f in fields if "options" in f}
+    body = {"user_profile": {"date_of_birth": "1990-04-23", "email": "ada@example.com"},
+            "matches": [{**m, "options": options.get(m["selector"])} for m in matches.values()]}
+    r = service.post("/ml/fill", body)
+    assert r.status_code == 200, r.text
+    got = {f["selector"]: (f["value"], f["status"]) for f in r.json()["fills"]}
+    assert got == {"#bd": ("23", "filled"), "#bm": ("4", "filled"), "#by": ("1990", "filled"),
+                   "#e": ("ada@example.com", "filled")}
 
 
 def test_metrics_are_exported(service: Service) -> None:

@@ -321,7 +321,8 @@ class SemindexService:
                 raise HTTPError(422, f"user_profile.{k}: unknown key")
             self._check_text(f"user_profile.{k}", v)
         matches = [m.model_dump(exclude_none=True) for m in body.matches]
-        results = await asyncio.to_thread(fill, body.user_profile, matches, served.bundle.encoder)
+        results = await asyncio.to_thread(fill, body.user_profile, matches, served.bundle.encoder,
+                                          served.bundle.hints.date_parts)
         stamp = now()
         await asyncio.to_thread(self.decisions.append, [
             {"timestamp": stamp, "event": "fill", "selector": r.selector, "key": r.key,

@@ -76,6 +76,9 @@ class MatchIn(BaseModel):
 
     selector: str | None = None
     key: str
+    text: str | None = Field(None, description="the decision's text as /ml/classify returns it "
+                             "(label | placeholder | name | id): a field it names as one part of a "
+                             "date (Day, MM, Jahr) gets that part")
     type: str | None = None
     placeholder: str | None = None
     maxlength: int | None = Field(None, ge=0)
