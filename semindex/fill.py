@@ -102,9 +102,15 @@ def _fill_part(sel: str | None, key: str | None, when: date, part: str,
         if part == "month" and len(real) == 12:
             return FillResult(sel, key, real[when.month - 1], "filled")
         return FillResult(sel, key, "", "no_option")
-    maxlength = match.get("maxlength")
-    fits = [v for v in values if not isinstance(maxlength, int) or maxlength <= 0 or len(v) <= maxlength]
+    limit = _max_length(match)
+    fits = [v for v in values if limit is None or len(v) <= limit]
     return FillResult(sel, key, fits[0], "filled") if fits else FillResult(sel, key, "", "pattern_mismatch")
+
+
+def _max_length(match: Mapping[str, Any]) -> int | None:
+    """The field's ``maxlength`` when it sets one (a positive integer), else None."""
+    maxlength = match.get("maxlength")
+    return maxlength if isinstance(maxlength, int) and maxlength > 0 else None
 
 
 def _option_pairs(options: Sequence[Any]) -> list[tuple[str, str]]:
@@ -164,8 +170,7 @@ def fill_one(match: Mapping[str, Any], profile: Mapping[str, Any],
         if parsed is None:
             return FillResult(sel, key, value, "unparsed_date")
         value = parsed.strftime(fmt)
-    maxlength = match.get("maxlength")
-    limit = maxlength if isinstance(maxlength, int) and maxlength > 0 else None
+    limit = _max_length(match)
     pattern = match.get("pattern")
     if not isinstance(pattern, str) or not pattern:
         return FillResult(sel, key, value[:limit], "filled")

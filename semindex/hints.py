@@ -256,6 +256,17 @@ def pattern_accepts(pattern: str, value: str) -> bool | None:
         return None
 
 
+def _normalised_words(value: Any, *, single: bool = False) -> tuple[str, ...] | None:
+    """``value`` normalised word by word; None unless it is a list of strings that each
+    hold a letter or digit (and, with ``single``, one word each)."""
+    if not isinstance(value, list) or not all(isinstance(w, str) for w in value):
+        return None
+    words = tuple(normalize(w) for w in value)
+    if not all(words) or (single and any(len(w.split()) != 1 for w in words)):
+        return None
+    return words
+
+
 def parse_hints(obj: Any, source: str, keys: list[str] | None = None) -> Hints:
     if not isinstance(obj, dict):
         raise DataError(f"{source}: hints must be a JSON object")
@@ -317,17 +328,16 @@ def parse_hints(obj: Any, source: str, keys: list[str] | None = None) -> Hints:
             raise DataError(f"{source}: sibling_rules[{i}] needs 'key', 'becomes' and one of "
                             "'with' or 'without'")
         side = "with" if "with" in rule else "without"
-        unless = rule.get("unless", [])
-        if not isinstance(unless, list) or not all(isinstance(w, str) and normalize(w) for w in unless):
+        unless = _normalised_words(rule.get("unless", []))
+        if unless is None:
             raise DataError(f"{source}: sibling_rules[{i}].unless must be a list of words")
         siblings.append(SiblingRule(check_key(rule["key"], f"sibling_rules[{i}].key"),
                                     check_key(rule["becomes"], f"sibling_rules[{i}].becomes"),
                                     check_key(rule[side], f"sibling_rules[{i}].{side}"),
-                                    side == "with", tuple(normalize(w) for w in unless)))
-    fillers = obj.get("fillers", [])
+                                    side == "with", unless))
     # One word each: the lexical step drops fillers word by word ("geben sie" would never match).
-    if not isinstance(fillers, list) or not all(isinstance(w, str) and len(normalize(w).split()) == 1
-                                                for w in fillers):
+    fillers = _normalised_words(obj.get("fillers", []), single=True)
+    if fillers is None:
         raise DataError(f"{source}: 'fillers' must be a list of non-empty words")
     needs = {k: tuple(normalize(w) for w in ws) for k, ws in text_lists("needs_words").items()}
     for k, ws in needs.items():
@@ -337,10 +347,10 @@ def parse_hints(obj: Any, source: str, keys: list[str] | None = None) -> Hints:
     for part, words in obj.get("date_parts", {}).items():
         if part not in DATE_PARTS:
             raise DataError(f"{source}: date_parts.{part}: not one of {', '.join(DATE_PARTS)}")
-        if not isinstance(words, list) or not all(isinstance(w, str) and len(normalize(w).split()) == 1
-                                                  for w in words):
+        one_each = _normalised_words(words, single=True)
+        if one_each is None:
             raise DataError(f"{source}: date_parts.{part} must be a list of words")
-        parts[part] = frozenset(normalize(w) for w in words)
+        parts[part] = frozenset(one_each)
     kinds = obj.get("form_kinds", {})
     if not isinstance(kinds, dict):
         raise DataError(f"{source}: 'form_kinds' must be an object")
@@ -348,7 +358,7 @@ def parse_hints(obj: Any, source: str, keys: list[str] | None = None) -> Hints:
                  {str(k): [str(c).lower() for c in v] for k, v in kinds.items()},
                  {str(t).lower(): check_key(k, f"type_means.{t}") for t, k in means.items()},
                  key_lists("inputmode"), min_length, options, text_lists("values"),
-                 text_lists("synonyms"), frozenset(normalize(w) for w in fillers), tuple(siblings),
+                 text_lists("synonyms"), frozenset(fillers), tuple(siblings),
                  needs, parts)
 
 
