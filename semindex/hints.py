@@ -108,6 +108,11 @@ class Hints:
     #: Words that make a field one part of a date ("Day", "MM", "Jahr"): ``/ml/fill`` writes
     #: that part of a date value into it; normalised, whole words.
     date_parts: dict[str, frozenset[str]] = field(default_factory=dict)
+    #: Words that say which of several alike fields a label is, not what it holds (whose
+    #: address, which phone: the autofill tokens ``shipping``, ``billing``, ``home``,
+    #: ``work``, ``mobile`` and their wordings, "mailing", "de livraison"): a label that is
+    #: a synonym once they are left out names that synonym's key. Normalised, longest first.
+    qualifiers: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {"autocomplete": self.autocomplete, "types": self.types,
@@ -121,7 +126,8 @@ class Hints:
                 "context_rules": list(self.context_rules), "form_kinds": self.form_kinds,
                 "sibling_rules": [r.to_json() for r in self.sibling_rules],
                 "needs_words": {k: list(v) for k, v in self.needs_words.items()},
-                "date_parts": {k: sorted(v) for k, v in self.date_parts.items()}}
+                "date_parts": {k: sorted(v) for k, v in self.date_parts.items()},
+                "qualifiers": sorted(self.qualifiers)}
 
     def missing_words(self, key: str, text: str) -> tuple[str, ...]:
         """The words ``key`` needs when ``text`` (normalised) says none of them, else ()."""
@@ -351,6 +357,9 @@ def parse_hints(obj: Any, source: str, keys: list[str] | None = None) -> Hints:
         if one_each is None:
             raise DataError(f"{source}: date_parts.{part} must be a list of words")
         parts[part] = frozenset(one_each)
+    qualifiers = _normalised_words(obj.get("qualifiers", []))
+    if qualifiers is None:
+        raise DataError(f"{source}: 'qualifiers' must be a list of words or phrases")
     kinds = obj.get("form_kinds", {})
     if not isinstance(kinds, dict):
         raise DataError(f"{source}: 'form_kinds' must be an object")
@@ -359,7 +368,7 @@ def parse_hints(obj: Any, source: str, keys: list[str] | None = None) -> Hints:
                  {str(t).lower(): check_key(k, f"type_means.{t}") for t, k in means.items()},
                  key_lists("inputmode"), min_length, options, text_lists("values"),
                  text_lists("synonyms"), frozenset(fillers), tuple(siblings),
-                 needs, parts)
+                 needs, parts, tuple(sorted(set(qualifiers), key=lambda q: (-len(q.split()), q))))
 
 
 def load_hints(path: str | Path | None, keys: list[str] | None = None) -> Hints:

@@ -46,6 +46,8 @@ GENERIC_PENALTY = 0.10
 MIN_MENTION = 3
 #: Shortest word that counts as a shared stem (see :meth:`Lexicon.shares_stem`).
 MIN_STEM = 5
+# The longest run of a label's words that the qualifier step reads as a synonym.
+MAX_SYNONYM_WORDS = 6
 #: Added to a field's own key in the joint assignment, so that ties keep the decision.
 OWN_KEY_TIE_BREAK = 1e-6
 #: Decisions made from the field's words, which the sibling rules and the assignment may revise.
@@ -88,8 +90,11 @@ class Lexicon:
     :meth:`norm`.
     """
 
-    def __init__(self, pairs: Sequence[tuple[str, str]], fillers: frozenset[str] = frozenset()) -> None:
+    def __init__(self, pairs: Sequence[tuple[str, str]], fillers: frozenset[str] = frozenset(),
+                 qualifiers: Sequence[str] = ()) -> None:
         self.fillers = fillers
+        #: Longest first, as word tuples: "de livraison" is dropped before "livraison".
+        self.qualifiers = sorted((tuple(q.split()) for q in qualifiers), key=lambda q: -len(q))
         self.table: dict[str, set[str]] = {}
         #: The synonym an entry reports: the first one that is the entry's words as they
         #: stand ("Email" over an earlier "Your email" for the entry "email"), else the first.
@@ -125,6 +130,32 @@ class Lexicon:
         (None, None); a dictionary lookup, no fuzzy search. Key is None if it is ambiguous."""
         norm = self.norm(text)
         return self._entry(norm) if norm in self.table else (None, None)
+
+    def unqualified(self, text: str) -> tuple[str, str, list[str]] | None:
+        """(key, synonym, qualifiers) when ``text`` is not a synonym but is one once its
+        qualifier words are left out ("Mailing address" is "Address", "Adresse de livraison"
+        "Adresse", "Home phone" "Phone"); None otherwise, when nothing but qualifiers is
+        left, or when what is left is ambiguous or a confirmed unknown. A qualifier inside a
+        run of words that is itself a synonym stays ("Business name" is a company's name)."""
+        words = self.norm(text).split()
+        if not self.qualifiers or not any(q[0] in words for q in self.qualifiers):
+            return None
+        kept = {i for a in range(len(words)) for b in range(a + 2, min(a + MAX_SYNONYM_WORDS,
+                                                                      len(words)) + 1)
+                if " ".join(words[a:b]) in self.table for i in range(a, b)}
+        dropped: dict[int, str] = {}  # by position: the evidence lists them in text order
+        for q in self.qualifiers:
+            n = len(q)
+            for i in range(len(words) - n + 1):
+                if tuple(words[i:i + n]) == q and not kept & set(range(i, i + n)):
+                    dropped[i] = " ".join(q)
+                    kept |= set(range(i, i + n))  # taken: a shorter qualifier cannot reuse it
+                    words[i:i + n] = [""] * n
+        rest = " ".join(w for w in words if w)
+        if not dropped or not rest or rest not in self.table:
+            return None
+        key, syn = self._entry(rest)
+        return (key, syn, [dropped[i] for i in sorted(dropped)]) if key not in (None, UNKNOWN) else None
 
     def mention(self, text: str) -> tuple[str, str] | None:
         """(key, synonym) of the longest run of the text's words that is a synonym (at least
@@ -188,7 +219,7 @@ class Matcher:
         self.top_k = top_k
         self.assign = assign
         self.lexicon = Lexicon([(r.key, r.synonym) for r in bundle.index.records],
-                               bundle.hints.fillers)
+                               bundle.hints.fillers, bundle.hints.qualifiers)
 
     # -- thresholds --------------------------------------------------------------
     def threshold_for(self, key: str, fld: Mapping[str, Any], text: str) -> tuple[float, list[str]]:
@@ -318,6 +349,15 @@ class Matcher:
                                 [f"lexical ratio {ratio:.2f} to a confirmed unknown"], hits)
             return Decision(sel, text, lex_key, ratio, self.bundle.thresholds.lexical, margin,
                             lex_syn, "lexical", True, runner, [f"lexical ratio {ratio:.2f}"], hits)
+        qualified = self.lexicon.unqualified(label)
+        if qualified is not None and (allowed is None or qualified[0] in allowed):
+            q_key, q_syn, dropped = qualified
+            return Decision(sel, text, q_key, 1.0, self.bundle.thresholds.lexical, margin, q_syn,
+                            "lexical", True, runner,
+                            [f"the label is the synonym {q_syn!r} of {q_key} once the "
+                             f"qualifier{'s' if len(dropped) > 1 else ''} "
+                             f"{', '.join(repr(q) for q in dropped)} "
+                             f"{'are' if len(dropped) > 1 else 'is'} left out"], hits)
         if nearest_unknown is not None:
             return Decision(sel, text, None, nearest_unknown.score, 0.0, margin,
                             nearest_unknown.synonym, "known_unknown", False, runner,

@@ -436,6 +436,8 @@ def test_known_unknown_examples_make_the_field_abstain(tmp_path: Path, tiny) -> 
     ({"fillers": "your"}, "'fillers' must be a list of non-empty words"),
     ({"fillers": ["your", "*"]}, "'fillers' must be a list of non-empty words"),
     ({"fillers": ["your", "geben sie"]}, "'fillers' must be a list of non-empty words"),
+    ({"qualifiers": "home"}, "'qualifiers' must be a list of words or phrases"),
+    ({"qualifiers": ["home", "*"]}, "'qualifiers' must be a list of words or phrases"),
     ({"sibling_rules": {"key": "email"}}, "'sibling_rules' must be a list"),
     ({"sibling_rules": [{"key": "email", "becomes": "password"}]},
      r"sibling_rules\[0\] needs 'key', 'becomes' and one of 'with' or 'without'"),
@@ -507,6 +509,47 @@ def test_lexicon_mention(text: str, mention: tuple[str, str] | None) -> None:
                    ("address_line1", "Address"), ("full_name", "Name"), (UNKNOWN, "Filter name"),
                    ("postal_code", "Zi")], frozenset({"votre", "your"}))
     assert lex.mention(text) == mention
+
+
+@pytest.mark.parametrize(("text", "found"), [
+    ("Mailing Address", ("address_line1", "Address", ["mailing"])),
+    ("Adresse de livraison :", ("address_line1", "Adresse", ["de livraison"])),  # phrase first
+    ("Your home phone *", ("phone", "Phone", ["home"])),          # fillers go too
+    ("Shipping ZIP code", ("postal_code", "ZIP code", ["shipping"])),
+    ("Confirm new email", ("email", "Email", ["confirm", "new"])),   # in text order
+    ("Your name / Business name", None),  # "business" is part of the synonym "Business name"
+    ("Home", None),                       # nothing but qualifiers
+    ("Home page", None),                  # what is left names nothing
+    ("Billing filter name", None),        # what is left is a confirmed unknown
+    ("Work name", None),                  # what is left is ambiguous
+    ("Address", None),                    # no qualifier: the exact step's business
+])
+def test_lexicon_unqualified(text: str, found: tuple[str, str, list[str]] | None) -> None:
+    lex = Lexicon([("address_line1", "Address"), ("address_line1", "Adresse"), ("phone", "Phone"),
+                   ("postal_code", "ZIP code"), ("email", "Email"), ("company", "Business name"),
+                   ("full_name", "Name"), ("username", "Name"), (UNKNOWN, "Filter name")],
+                  frozenset({"your"}),
+                  ("mailing", "de livraison", "livraison", "home", "shipping", "billing",
+                   "business", "confirm", "new", "work"))
+    assert lex.unqualified(text) == found
+
+
+def test_a_qualified_label_names_the_key_of_what_is_left(matcher: Matcher) -> None:
+    """The sample hints' ``qualifiers`` through the matcher: "Shipping ZIP code" is decided by
+    the lexical step with the qualifier in its evidence; a declared type that does not admit
+    the key keeps it out; an exact synonym that holds a qualifier ("Confirm password") is
+    still read as a whole."""
+    zip_, typed, whole = matcher.classify([
+        {"selector": "#z", "label": "Shipping ZIP code"},
+        {"selector": "#t", "label": "Shipping ZIP code", "type": "email"},
+        {"selector": "#p", "label": "Confirm password"}])
+    assert (zip_.key, zip_.reason, zip_.accepted, zip_.synonym) == (
+        "postal_code", "lexical", True, "ZIP code")
+    assert zip_.evidence == ["the label is the synonym 'ZIP code' of postal_code once the "
+                             "qualifier 'shipping' is left out"]
+    assert typed.key != "postal_code"
+    assert (whole.key, whole.synonym, whole.evidence) == (
+        "password", "Confirm password", ["lexical ratio 1.00"])
 
 
 def test_lexicon_reports_the_synonym_as_written() -> None:

@@ -410,6 +410,23 @@ def test_a_name_field_is_read_by_its_siblings(service: Service) -> None:
     assert (newsletter["#f"]["key"], newsletter["#f"]["reason"]) == ("first_name", "lexical")
 
 
+def test_a_qualified_label_is_read_without_its_qualifier(service: Service) -> None:
+    """The hints file's ``qualifiers`` through the real service: "Adresse de livraison" and
+    "Work telephone" are no synonyms, but "Adresse" and "Telephone" are once the words that
+    say whose address and which phone are left out; the evidence names those words."""
+    fields = [{"selector": "#a", "label": "Adresse de livraison", "name": "ship_addr"},
+              {"selector": "#t", "label": "Work telephone", "name": "tel_w"}]
+    r = service.post("/ml/classify", {"fields": fields})
+    assert r.status_code == 200, r.text
+    got = {m["selector"]: m for m in r.json()["matches"]}
+    assert (got["#a"]["key"], got["#a"]["reason"], got["#a"]["synonym"]) == (
+        "address_line1", "lexical", "Adresse")
+    assert "once the qualifier 'de livraison' is left out" in got["#a"]["evidence"][0]
+    assert (got["#t"]["key"], got["#t"]["reason"], got["#t"]["synonym"]) == (
+        "phone", "lexical", "Telephone")
+    assert "once the qualifier 'work' is left out" in got["#t"]["evidence"][0]
+
+
 def test_a_birth_date_needs_birth_on_the_form(service: Service) -> None:
     """The hints file's ``needs_words``: through the real model a "Year" select and a
     departure date read as date_of_birth, but a form that never mentions birth holds none;
