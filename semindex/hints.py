@@ -113,6 +113,9 @@ class Hints:
     #: ``work``, ``mobile`` and their wordings, "mailing", "de livraison"): a label that is
     #: a synonym once they are left out names that synonym's key. Normalised, longest first.
     qualifiers: tuple[str, ...] = ()
+    #: Keys that number one another (``["address_line1", "address_line2"]``): a field that
+    #: its words give one of them and whose label ends in a number n is the n-th.
+    numbered: tuple[tuple[str, ...], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {"autocomplete": self.autocomplete, "types": self.types,
@@ -127,7 +130,8 @@ class Hints:
                 "sibling_rules": [r.to_json() for r in self.sibling_rules],
                 "needs_words": {k: list(v) for k, v in self.needs_words.items()},
                 "date_parts": {k: sorted(v) for k, v in self.date_parts.items()},
-                "qualifiers": sorted(self.qualifiers)}
+                "qualifiers": sorted(self.qualifiers),
+                "numbered": [list(series) for series in self.numbered]}
 
     def missing_words(self, key: str, text: str) -> tuple[str, ...]:
         """The words ``key`` needs when ``text`` (normalised) says none of them, else ()."""
@@ -360,6 +364,14 @@ def parse_hints(obj: Any, source: str, keys: list[str] | None = None) -> Hints:
     qualifiers = _normalised_words(obj.get("qualifiers", []))
     if qualifiers is None:
         raise DataError(f"{source}: 'qualifiers' must be a list of words or phrases")
+    numbered = obj.get("numbered", [])
+    if not isinstance(numbered, list):
+        raise DataError(f"{source}: 'numbered' must be a list of lists of keys")
+    for i, series in enumerate(numbered):
+        if not isinstance(series, list) or len(series) < 2 or len(set(map(str, series))) < len(series):
+            raise DataError(f"{source}: numbered[{i}] must be a list of two or more different keys")
+        for k in series:
+            check_key(k, f"numbered[{i}]")
     kinds = obj.get("form_kinds", {})
     if not isinstance(kinds, dict):
         raise DataError(f"{source}: 'form_kinds' must be an object")
@@ -368,7 +380,8 @@ def parse_hints(obj: Any, source: str, keys: list[str] | None = None) -> Hints:
                  {str(t).lower(): check_key(k, f"type_means.{t}") for t, k in means.items()},
                  key_lists("inputmode"), min_length, options, text_lists("values"),
                  text_lists("synonyms"), frozenset(fillers), tuple(siblings),
-                 needs, parts, tuple(sorted(set(qualifiers), key=lambda q: (-len(q.split()), q))))
+                 needs, parts, tuple(sorted(set(qualifiers), key=lambda q: (-len(q.split()), q))),
+                 tuple(tuple(series) for series in numbered))
 
 
 def load_hints(path: str | Path | None, keys: list[str] | None = None) -> Hints:

@@ -6,11 +6,13 @@ few types decide the key outright: a password input is a password), the options 
 ``<select>`` (mostly country names: country), ``inputmode``, ``pattern`` (tested against
 sample values of each key) and ``maxlength``, which narrow the keys as ``type`` does, a
 lexical match of the field's main text against the synonym table (filler words such as
-"your" or "votre" left out), a field whose nearest example is a confirmed unknown
+"your" or "votre" left out), the same match once the label's qualifiers are left out
+("Mailing address" is "Address"), a field whose nearest example is a confirmed unknown
 abstains, a lexical match of its other attributes (placeholder, name, id) when those that
 name a key agree, then the semantic match (FAISS, max over synonyms and confirmed
 examples) against a threshold that is calibrated per key and adjusted by what the field
-says about itself (required, generic wording). A key the hints file ties to words
+says about itself (required, generic wording). A key of a numbered series takes the
+number its label ends in ("Address 2" is the second address line). A key the hints file ties to words
 (``needs_words``: a birth date needs "birth", "dob", "Geburt", ...) that the request does
 not say anywhere is withdrawn. Then the hints file's sibling rules read
 each key against the request's other fields ("Name" beside a last name is the first
@@ -65,6 +67,7 @@ class Decision:
     synonym: str | None
     # autocomplete | lexical | semantic | mention | form_rule | sibling | below_threshold
     # | no_text | lexical_only | assignment | known_unknown | type | options | missing_context
+    # | number
     reason: str
     accepted: bool
     runner_up: dict[str, Any] | None = None
@@ -156,6 +159,14 @@ class Lexicon:
             return None
         key, syn = self._entry(rest)
         return (key, syn, [dropped[i] for i in sorted(dropped)]) if key not in (None, UNKNOWN) else None
+
+    def number(self, text: str) -> int | None:
+        """The number 1-9 that ``text`` ends in, as a word of its own once fillers are left
+        out ("Address 2", "Street address line 2 (optional)", "*Address1:"); else None."""
+        words = self.norm(text).split()
+        if len(words) < 2 or not words[-1].isdigit() or not 1 <= int(words[-1]) <= 9:
+            return None
+        return int(words[-1])
 
     def mention(self, text: str) -> tuple[str, str] | None:
         """(key, synonym) of the longest run of the text's words that is a synonym (at least
@@ -294,6 +305,9 @@ class Matcher:
                                      [] if page else [dict(f) for f in fields])
         decisions = [self._decide(f, t, h, kind, a)
                      for f, t, h, a in zip(fields, texts, all_hits, admitted, strict=True)]
+        if hints.numbered:
+            labels = [main_text(f) or t for f, t in zip(fields, texts, strict=True)]
+            apply_numbers(decisions, hints.numbered, [self.lexicon.number(t) for t in labels], admitted)
         if hints.needs_words:
             apply_needed_words(decisions, hints, request_text(fields, form))
         apply_sibling_rules(decisions, hints.sibling_rules, self.bundle.index.keys, admitted)
@@ -436,6 +450,30 @@ class Matcher:
         return None
 
 
+def apply_numbers(decisions: list[Decision], numbered: Sequence[Sequence[str]],
+                  numbers: Sequence[int | None],
+                  admitted: Sequence[frozenset[str] | None] | None = None) -> None:
+    """A key of a numbered series (the hints file's ``numbered``: address lines 1 and 2)
+    becomes the series' n-th key where the field's label ends in the number n: "Address 2",
+    "Street Address Line 2" are the second line though their words are the first line's.
+    Only keys the field's words decided (lexical, semantic, mention) change, only to a key
+    the field's declared evidence admits; a number past the series' end changes nothing.
+    ``numbers``: per decision, :meth:`Lexicon.number` of the field's label."""
+    for i, (d, n) in enumerate(zip(decisions, numbers, strict=True)):
+        if n is None or not d.accepted or d.reason not in FREE_REASONS:
+            continue
+        series = next((s for s in numbered if d.key in s), None)
+        if series is None or n > len(series) or series[n - 1] == d.key:
+            continue
+        allowed = admitted[i] if admitted is not None else None
+        if allowed is not None and series[n - 1] not in allowed:
+            continue
+        d.runner_up = {"key": d.key, "score": d.score}
+        d.evidence.append(f"the label ends in {n}: {series[n - 1]} is number {n} of "
+                          f"{', '.join(series)}")
+        d.key, d.reason = series[n - 1], "number"
+
+
 def apply_needed_words(decisions: list[Decision], hints: Hints, said: str) -> None:
     """Withdraw keys that the hints file's ``needs_words`` tie to words the request does
     not say: a "Day" or "Year" field is a birth date only where a field or the form
@@ -493,7 +531,7 @@ def assign_jointly(decisions: list[Decision], repeatable: frozenset[str] | set[s
     """
     from scipy.optimize import linear_sum_assignment
 
-    free = (*FREE_REASONS, "sibling")
+    free = (*FREE_REASONS, "sibling", "number")
     open_rows = [i for i, d in enumerate(decisions) if d.accepted and d.reason in free]
     fixed = {d.key for d in decisions if d.accepted and d.reason not in free}
     contested: dict[str | None, list[int]] = {}

@@ -13,7 +13,14 @@ from semindex.data import UNKNOWN
 from semindex.encoder import HashEncoder
 from semindex.hints import Hints, SiblingRule, parse_hints, pattern_accepts
 from semindex.index import KeyHit
-from semindex.matcher import Decision, Lexicon, Matcher, apply_sibling_rules, assign_jointly
+from semindex.matcher import (
+    Decision,
+    Lexicon,
+    Matcher,
+    apply_numbers,
+    apply_sibling_rules,
+    assign_jointly,
+)
 from semindex.store import ModelStore
 from semindex.text import normalize
 from tests.conftest import SAMPLE
@@ -30,7 +37,7 @@ def matcher(tmp_path: Path, tiny, sample_hints: Hints) -> Matcher:  # type: igno
         "min_length": {"email": 5, "username": 3},
         "options": {"postal_code": ["10115", "75001", "SW1A 1AA"]},
         "values": {"last_name": ["Doe", "García"], "email": ["jane@example.com"]},
-        "synonyms": {}, "repeatable": ["password"], "sibling_rules": []}, "hints", None)
+        "synonyms": {}, "repeatable": ["password"], "sibling_rules": [], "numbered": []}, "hints", None)
     store = ModelStore(tmp_path / "ms")
     build_local_version(store, tiny, "hash:64", HashEncoder(64),
                         thresholds=Thresholds(0.5, {"postal_code": 0.45}, 0.9), hints=hints)
@@ -438,6 +445,10 @@ def test_known_unknown_examples_make_the_field_abstain(tmp_path: Path, tiny) -> 
     ({"fillers": ["your", "geben sie"]}, "'fillers' must be a list of non-empty words"),
     ({"qualifiers": "home"}, "'qualifiers' must be a list of words or phrases"),
     ({"qualifiers": ["home", "*"]}, "'qualifiers' must be a list of words or phrases"),
+    ({"numbered": {"address_line1": 1}}, "'numbered' must be a list of lists of keys"),
+    ({"numbered": [["address_line1"]]}, r"numbered\[0\] must be a list of two or more different keys"),
+    ({"numbered": [["email", "email"]]}, r"numbered\[0\] must be a list of two or more different keys"),
+    ({"numbered": [["email", "nope"]]}, r"numbered\[0\]: 'nope' is not a canonical key"),
     ({"sibling_rules": {"key": "email"}}, "'sibling_rules' must be a list"),
     ({"sibling_rules": [{"key": "email", "becomes": "password"}]},
      r"sibling_rules\[0\] needs 'key', 'becomes' and one of 'with' or 'without'"),
@@ -550,6 +561,62 @@ def test_a_qualified_label_names_the_key_of_what_is_left(matcher: Matcher) -> No
     assert typed.key != "postal_code"
     assert (whole.key, whole.synonym, whole.evidence) == (
         "password", "Confirm password", ["lexical ratio 1.00"])
+
+
+@pytest.mark.parametrize(("text", "number"), [
+    ("Address 2", 2), ("Street Address Line 2 (optional)", 2), ("*Address1:", 1),
+    ("Address 3:", 3), ("2", None), ("Address", None), ("Address 12", None), ("Vastaus 0", None),
+])
+def test_lexicon_number(text: str, number: int | None) -> None:
+    assert Lexicon([], frozenset({"optional"})).number(text) == number
+
+
+def _decision(key: str, reason: str = "lexical", accepted: bool = True) -> Decision:
+    return Decision(None, key, key, 0.9, 0.5, 0.1, None, reason, accepted)
+
+
+@pytest.mark.parametrize(("key", "reason", "number", "admitted", "becomes"), [
+    ("address_line1", "lexical", 2, None, ("address_line2", "number")),
+    ("address_line1", "semantic", 2, None, ("address_line2", "number")),
+    ("address_line2", "mention", 1, None, ("address_line1", "number")),
+    ("address_line1", "lexical", 1, None, ("address_line1", "lexical")),   # already the first
+    ("address_line1", "lexical", 3, None, ("address_line1", "lexical")),   # past the series
+    ("address_line1", "lexical", None, None, ("address_line1", "lexical")),
+    ("email", "lexical", 2, None, ("email", "lexical")),                   # in no series
+    ("address_line1", "autocomplete", 2, None, ("address_line1", "autocomplete")),  # declared
+    ("address_line1", "lexical", 2, frozenset({"address_line1"}), ("address_line1", "lexical")),
+])
+def test_a_numbered_key_takes_the_number_of_its_label(
+        key: str, reason: str, number: int | None, admitted: frozenset[str] | None,
+        becomes: tuple[str, str]) -> None:
+    d = _decision(key, reason)
+    apply_numbers([d], [("address_line1", "address_line2")], [number], [admitted])
+    assert (d.key, d.reason) == becomes
+    if d.reason == "number":
+        assert d.runner_up == {"key": key, "score": 0.9}
+        assert d.evidence[-1] == (f"the label ends in {number}: {becomes[0]} is number {number} "
+                                  "of address_line1, address_line2")
+
+
+def test_numbered_labels_through_the_matcher(tmp_path: Path, sample_hints: Hints) -> None:
+    """The sample hints number the address lines: "Address 2" reads like the first line's
+    synonym "Address", but its number makes it the second line; "Address 1" stays the first."""
+    from semindex.data import parse_canonical
+
+    canon = parse_canonical({"address_line1": ["Address", "Street address"],
+                             "address_line2": ["Address line 2", "Apartment, suite"],
+                             "email": ["Email"]}, "canon")
+    assert sample_hints.numbered == (("address_line1", "address_line2"),)
+    hints = parse_hints({"numbered": sample_hints.to_json()["numbered"]}, "hints", canon.keys)
+    store = ModelStore(tmp_path / "ms")
+    build_local_version(store, canon, "hash:64", HashEncoder(64),
+                        thresholds=Thresholds(0.95, {}, 0.9), hints=hints)
+    m = Matcher(load_bundle(store.resolve("latest")))
+    one, two, mail = m.classify([{"selector": "#1", "label": "Address 1"},
+                                 {"selector": "#2", "label": "Address 2:"},
+                                 {"selector": "#e", "label": "Email 2"}])
+    assert (one.key, two.key, two.reason, mail.key) == (
+        "address_line1", "address_line2", "number", "email")
 
 
 def test_lexicon_reports_the_synonym_as_written() -> None:
