@@ -427,6 +427,23 @@ def test_a_qualified_label_is_read_without_its_qualifier(service: Service) -> No
     assert "once the qualifier 'work' is left out" in got["#t"]["evidence"][0]
 
 
+def test_a_numbered_label_takes_its_number(service: Service) -> None:
+    """The hints file's ``numbered`` through the real service: "Street address 2" and
+    "Adresse 2" read as the first line's "Street address" and "Adresse", but their number
+    makes them the second line; "Street address 1" stays the first."""
+    fields = [{"selector": "#1", "label": "Street address 1", "name": "addr_a"},
+              {"selector": "#2", "label": "Street address 2", "name": "addr_b"},
+              {"selector": "#3", "label": "Adresse 2", "name": "adr_b"}]
+    r = service.post("/ml/classify", {"fields": fields})
+    assert r.status_code == 200, r.text
+    got = {m["selector"]: m for m in r.json()["matches"]}
+    assert got["#1"]["key"] == "address_line1"
+    for sel in ("#2", "#3"):
+        assert (got[sel]["key"], got[sel]["reason"]) == ("address_line2", "number"), got[sel]
+        assert got[sel]["runner_up"]["key"] == "address_line1"
+        assert "the label ends in 2: address_line2 is number 2" in got[sel]["evidence"][-1]
+
+
 def test_a_birth_date_needs_birth_on_the_form(service: Service) -> None:
     """The hints file's ``needs_words``: through the real model a "Year" select and a
     departure date read as date_of_birth, but a form that never mentions birth holds none;
