@@ -11,6 +11,8 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
+import regex
+
 TextMode = Literal["precedence", "rich"]
 
 PART_SEPARATOR = " | "
@@ -28,7 +30,9 @@ GENERIC_WORDS = frozenset({"value", "input", "field", "text", "enter", "info", "
                            "details", "answer", "entry"})
 
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])|(?<=[A-Za-z])(?=\d)|(?<=\d)(?=[A-Za-z])")
-_NON_WORD = re.compile(r"[^\w]+|_", re.UNICODE)
+# A word goes on through its combining marks: Thai vowel signs, Devanagari matras, Arabic
+# shadda (``re``'s \w alone would split "วันเกิด" into "ว นเก ด").
+_NON_WORD = regex.compile(r"[^\w\p{M}]+|_")
 _SPACES = re.compile(r"\s+")
 
 

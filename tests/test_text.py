@@ -20,6 +20,9 @@ def test_split_identifier(raw: str, expected: str) -> None:
     ("  E-Mail  Address: ", False, "e mail address"),
     ("ＦＵＬＬ　ＮＡＭＥ", False, "full name"),  # NFKC folds full-width forms
     ("Straße *", False, "straße"),
+    ("วันเกิด", False, "วันเกิด"),          # combining marks stay inside their word
+    ("जन्म तिथि:", False, "जन्म तिथि"),
+    ("البريد الإلكترونيّ", False, "البريد الإلكترونيّ"),
     ("txtFirstName", True, "first name"),
     ("input_2", True, "input 2"),  # nothing left after dropping noise: keep the words
     ("", False, ""),
