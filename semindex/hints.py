@@ -111,7 +111,7 @@ class Hints:
     #: Words that say which of several alike fields a label is, not what it holds (whose
     #: address, which phone: the autofill tokens ``shipping``, ``billing``, ``home``,
     #: ``work``, ``mobile`` and their wordings, "mailing", "de livraison"): a label that is
-    #: a synonym once they are left out names that synonym's key. Normalised, longest first.
+    #: a synonym once they are left out names that synonym's key. Normalised, each once.
     qualifiers: tuple[str, ...] = ()
     #: Keys that number one another (``["address_line1", "address_line2"]``): a field that
     #: its words give one of them and whose label ends in a number n is the n-th.
@@ -380,7 +380,7 @@ def parse_hints(obj: Any, source: str, keys: list[str] | None = None) -> Hints:
                  {str(t).lower(): check_key(k, f"type_means.{t}") for t, k in means.items()},
                  key_lists("inputmode"), min_length, options, text_lists("values"),
                  text_lists("synonyms"), frozenset(fillers), tuple(siblings),
-                 needs, parts, tuple(sorted(set(qualifiers), key=lambda q: (-len(q.split()), q))),
+                 needs, parts, tuple(dict.fromkeys(qualifiers)),
                  tuple(tuple(series) for series in numbered))
 
 

@@ -12,9 +12,9 @@ abstains, a lexical match of its other attributes (placeholder, name, id) when t
 name a key agree, then the semantic match (FAISS, max over synonyms and confirmed
 examples) against a threshold that is calibrated per key and adjusted by what the field
 says about itself (required, generic wording). A key of a numbered series takes the
-number its label ends in ("Address 2" is the second address line). A key the hints file ties to words
-(``needs_words``: a birth date needs "birth", "dob", "Geburt", ...) that the request does
-not say anywhere is withdrawn. Then the hints file's sibling rules read
+number its label ends in ("Address 2" is the second address line). A key the hints file
+ties to words (``needs_words``: a birth date needs "birth", "dob", "Geburt", ...) that the
+request does not say anywhere is withdrawn. Then the hints file's sibling rules read
 each key against the request's other fields ("Name" beside a last name is the first
 name), and finally the accepted fields of one form are assigned jointly, so two fields
 cannot both claim a non-repeatable key (not for a request whose ``form.scope`` is
