@@ -33,7 +33,7 @@ from semindex.bundle import Bundle
 from semindex.data import UNKNOWN
 from semindex.hints import Hints, SiblingRule
 from semindex.index import KeyHit
-from semindex.text import PART_SEPARATOR, field_text, is_generic, normalize, request_text
+from semindex.text import PART_SEPARATOR, field_text, first_attribute, is_generic, normalize, request_text
 
 # Threshold adjustments (added to the calibrated threshold). Small on purpose: they break
 # near-ties, they do not overrule a clear semantic score.
@@ -306,7 +306,7 @@ class Matcher:
         decisions = [self._decide(f, t, h, kind, a)
                      for f, t, h, a in zip(fields, texts, all_hits, admitted, strict=True)]
         if hints.numbered:
-            labels = [main_text(f) or t for f, t in zip(fields, texts, strict=True)]
+            labels = [first_attribute(f) or t for f, t in zip(fields, texts, strict=True)]
             apply_numbers(decisions, hints.numbered, [self.lexicon.number(t) for t in labels], admitted)
         if hints.needs_words:
             apply_needed_words(decisions, hints, request_text(fields, form))
@@ -458,7 +458,8 @@ def apply_numbers(decisions: list[Decision], numbered: Sequence[Sequence[str]],
     "Street Address Line 2" are the second line though their words are the first line's.
     Only keys the field's words decided (lexical, semantic, mention) change, only to a key
     the field's declared evidence admits; a number past the series' end changes nothing.
-    ``numbers``: per decision, :meth:`Lexicon.number` of the field's label."""
+    ``numbers``: per decision, :meth:`Lexicon.number` of the field's label (else its
+    placeholder, ``name`` or ``id`` as written: ``name="Address2"`` says 2 too)."""
     for i, (d, n) in enumerate(zip(decisions, numbers, strict=True)):
         if n is None or not d.accepted or d.reason not in FREE_REASONS:
             continue

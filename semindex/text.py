@@ -88,6 +88,13 @@ def field_text(field: Mapping[str, Any], mode: TextMode = "rich") -> str:
     return PART_SEPARATOR.join(parts)
 
 
+def first_attribute(field: Mapping[str, Any]) -> str:
+    """The field's first attribute with text (label, else placeholder, ``name``, ``id``) as
+    written: an identifier keeps its digits here (``name="Address2"``), unlike in
+    :func:`field_text`."""
+    return next((raw for raw in (_attr(field, a) for a in TEXT_ATTRIBUTES) if raw), "")
+
+
 #: The form's own words (see ``FormIn``), read with its fields' by :func:`request_text`.
 FORM_TEXT_ATTRIBUTES: tuple[str, ...] = ("title", "heading", "submit", "action")
 

@@ -615,8 +615,12 @@ def test_numbered_labels_through_the_matcher(tmp_path: Path, sample_hints: Hints
     one, two, mail = m.classify([{"selector": "#1", "label": "Address 1"},
                                  {"selector": "#2", "label": "Address 2:"},
                                  {"selector": "#e", "label": "Email 2"}])
+    named, = m.classify([{"selector": "#n", "name": "street_address2"}])
     assert (one.key, two.key, two.reason, mail.key) == (
         "address_line1", "address_line2", "number", "email")
+    # Unlabelled, the name says the number: the text the lexical step reads drops the
+    # identifier's digits ("street address"), the number is read from the name as written.
+    assert (named.text, named.key, named.reason) == ("street address", "address_line2", "number")
 
 
 def test_lexicon_reports_the_synonym_as_written() -> None:

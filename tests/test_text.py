@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from semindex.text import field_text, is_generic, normalize, split_identifier
+from semindex.text import field_text, first_attribute, is_generic, normalize, split_identifier
 
 
 @pytest.mark.parametrize(("raw", "expected"), [
@@ -49,3 +49,13 @@ def test_field_text(field: dict[str, str], mode: str, expected: str) -> None:
 ])
 def test_is_generic(text: str, generic: bool) -> None:
     assert is_generic(text) is generic
+
+
+@pytest.mark.parametrize(("field", "expected"), [
+    ({"label": "Address 2", "name": "addr2"}, "Address 2"),
+    ({"label": "  ", "placeholder": "", "name": "Address2", "id": "a"}, "Address2"),  # digits kept
+    ({"id": "street_address_2"}, "street_address_2"),
+    ({"label": None, "type": "text"}, ""),
+])
+def test_first_attribute(field: dict[str, object], expected: str) -> None:
+    assert first_attribute(field) == expected
