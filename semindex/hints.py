@@ -130,7 +130,7 @@ class Hints:
                 "sibling_rules": [r.to_json() for r in self.sibling_rules],
                 "needs_words": {k: list(v) for k, v in self.needs_words.items()},
                 "date_parts": {k: sorted(v) for k, v in self.date_parts.items()},
-                "qualifiers": sorted(self.qualifiers),
+                "qualifiers": list(self.qualifiers),
                 "numbered": [list(series) for series in self.numbered]}
 
     def missing_words(self, key: str, text: str) -> tuple[str, ...]:

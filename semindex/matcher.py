@@ -98,6 +98,7 @@ class Lexicon:
         self.fillers = fillers
         #: Longest first, as word tuples: "de livraison" is dropped before "livraison".
         self.qualifiers = sorted((tuple(q.split()) for q in qualifiers), key=lambda q: -len(q))
+        self._qualifier_starts = frozenset(q[0] for q in self.qualifiers)
         self.table: dict[str, set[str]] = {}
         #: The synonym an entry reports: the first one that is the entry's words as they
         #: stand ("Email" over an earlier "Your email" for the entry "email"), else the first.
@@ -141,7 +142,7 @@ class Lexicon:
         left, or when what is left is ambiguous or a confirmed unknown. A qualifier inside a
         run of words that is itself a synonym stays ("Business name" is a company's name)."""
         words = self.norm(text).split()
-        if not self.qualifiers or not any(q[0] in words for q in self.qualifiers):
+        if self._qualifier_starts.isdisjoint(words):  # most labels: one set test per field
             return None
         kept = {i for a in range(len(words)) for b in range(a + 2, min(a + MAX_SYNONYM_WORDS,
                                                                       len(words)) + 1)
