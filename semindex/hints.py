@@ -367,11 +367,15 @@ def parse_hints(obj: Any, source: str, keys: list[str] | None = None) -> Hints:
     numbered = obj.get("numbered", [])
     if not isinstance(numbered, list):
         raise DataError(f"{source}: 'numbered' must be a list of lists of keys")
+    series_of: dict[str, int] = {}
     for i, series in enumerate(numbered):
         if not isinstance(series, list) or len(series) < 2 or len(set(map(str, series))) < len(series):
             raise DataError(f"{source}: numbered[{i}] must be a list of two or more different keys")
         for k in series:
             check_key(k, f"numbered[{i}]")
+            if series_of.setdefault(k, i) != i:
+                # A field's number would then name a key in each series.
+                raise DataError(f"{source}: numbered[{i}]: {k!r} is already in numbered[{series_of[k]}]")
     kinds = obj.get("form_kinds", {})
     if not isinstance(kinds, dict):
         raise DataError(f"{source}: 'form_kinds' must be an object")

@@ -451,6 +451,14 @@ class Matcher:
         return None
 
 
+def revise(d: Decision, key: str, reason: str, why: str) -> None:
+    """Give ``d`` another key by a form-level step: the words' key becomes the runner-up
+    and ``why`` is added to the evidence."""
+    d.runner_up = {"key": d.key, "score": d.score}
+    d.evidence.append(why)
+    d.key, d.reason = key, reason
+
+
 def apply_numbers(decisions: list[Decision], numbered: Sequence[Sequence[str]],
                   numbers: Sequence[int | None],
                   admitted: Sequence[frozenset[str] | None] | None = None) -> None:
@@ -470,10 +478,8 @@ def apply_numbers(decisions: list[Decision], numbered: Sequence[Sequence[str]],
         allowed = admitted[i] if admitted is not None else None
         if allowed is not None and series[n - 1] not in allowed:
             continue
-        d.runner_up = {"key": d.key, "score": d.score}
-        d.evidence.append(f"the label ends in {n}: {series[n - 1]} is number {n} of "
-                          f"{', '.join(series)}")
-        d.key, d.reason = series[n - 1], "number"
+        revise(d, series[n - 1], "number",
+               f"the label ends in {n}: {series[n - 1]} is number {n} of {', '.join(series)}")
 
 
 def apply_needed_words(decisions: list[Decision], hints: Hints, said: str) -> None:
@@ -516,10 +522,9 @@ def apply_sibling_rules(decisions: list[Decision], rules: Sequence[SiblingRule],
                     and (allowed is None or rule.becomes in allowed)
                     and (rule.sibling in others) == rule.present
                     and not rule.kept_by(normalize(d.text))):
-                d.runner_up = {"key": d.key, "score": d.score}
-                d.evidence.append(f"a {d.key} field {'beside' if rule.present else 'without'} a "
-                                  f"{rule.sibling} field is {rule.becomes} (sibling rule)")
-                d.key, d.reason = rule.becomes, "sibling"
+                revise(d, rule.becomes, "sibling",
+                       f"a {d.key} field {'beside' if rule.present else 'without'} a "
+                       f"{rule.sibling} field is {rule.becomes} (sibling rule)")
                 break
 
 

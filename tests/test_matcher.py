@@ -449,6 +449,8 @@ def test_known_unknown_examples_make_the_field_abstain(tmp_path: Path, tiny) -> 
     ({"numbered": [["address_line1"]]}, r"numbered\[0\] must be a list of two or more different keys"),
     ({"numbered": [["email", "email"]]}, r"numbered\[0\] must be a list of two or more different keys"),
     ({"numbered": [["email", "nope"]]}, r"numbered\[0\]: 'nope' is not a canonical key"),
+    ({"numbered": [["email", "password"], ["password", "email"]]},
+     r"numbered\[1\]: 'password' is already in numbered\[0\]"),
     ({"sibling_rules": {"key": "email"}}, "'sibling_rules' must be a list"),
     ({"sibling_rules": [{"key": "email", "becomes": "password"}]},
      r"sibling_rules\[0\] needs 'key', 'becomes' and one of 'with' or 'without'"),
