@@ -11,7 +11,7 @@ import csv
 import hashlib
 import json
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -304,27 +304,16 @@ def load_triplets(path: str | Path) -> list[Triplet]:
     The seed's rules: every field present, no empty string, at least one row.
     """
     p = Path(path)
-    if not p.exists():
-        raise DataError(f"{p}: triplet file not found")
     out: list[Triplet] = []
-    with p.open(encoding="utf-8") as fh:
-        for n, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{p}: line {n}: invalid JSON: {exc.msg}") from exc
-            if not isinstance(obj, dict):
-                raise DataError(f"{p}: line {n}: expected an object")
-            anchor_col = "anchor" if "anchor" in obj else "question"
-            for col in (anchor_col, "positive", "negative"):
-                value = obj.get(col)
-                if not isinstance(value, str):
-                    raise DataError(f"{p}: line {n}: missing or non-string field {col!r}")
-                if not value.strip():
-                    raise DataError(f"{p}: line {n}: field {col!r} is empty")
-            out.append(Triplet(obj[anchor_col], obj["positive"], obj["negative"]))
+    for n, obj in _jsonl_objects(p, "triplet file", "an object"):
+        anchor_col = "anchor" if "anchor" in obj else "question"
+        for col in (anchor_col, "positive", "negative"):
+            value = obj.get(col)
+            if not isinstance(value, str):
+                raise DataError(f"{p}: line {n}: missing or non-string field {col!r}")
+            if not value.strip():
+                raise DataError(f"{p}: line {n}: field {col!r} is empty")
+        out.append(Triplet(obj[anchor_col], obj["positive"], obj["negative"]))
     if not out:
         raise DataError(f"{p}: no triplets (at least one row is required)")
     return out
@@ -349,9 +338,35 @@ def load_eval_rows(path: str | Path) -> list[LabelledRow]:
     Titles: ``query, expected``. ``expected`` may be null (the right answer is "unknown").
     """
     p = Path(path)
-    if not p.exists():
-        raise DataError(f"{p}: evaluation file not found")
     out: list[LabelledRow] = []
+    for n, obj in _jsonl_objects(p, "evaluation file", "an object with an 'expected' field",
+                                 required="expected"):
+        expected = obj["expected"]
+        if expected is not None and not isinstance(expected, str):
+            raise DataError(f"{p}: line {n}: 'expected' must be a string or null")
+        page = None
+        if "query" in obj:
+            fld: dict[str, Any] = {"label": str(obj["query"])}
+            group = normalize(str(obj["query"]))
+        else:
+            page = str(obj["source"]) if obj.get("source") else None
+            fld = {k: obj.get(k) or "" for k in ("label", "placeholder", "name", "id")}
+            fld["type"] = obj.get("input_type") or obj.get("type") or ""
+            for extra in ("autocomplete", "options", "tag"):
+                if obj.get(extra):
+                    fld[extra] = obj[extra]
+            group = str(obj.get("site") or n)
+        out.append(LabelledRow(fld, expected, group, page))
+    return out
+
+
+def _jsonl_objects(p: Path, what: str, shape: str,
+                   required: str | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) of each non-blank line of a JSON Lines file; a missing file,
+    a line that is no JSON, or one that is not an object (holding ``required``) is a
+    :class:`DataError` naming the file and line (``what``, ``shape``: its words)."""
+    if not p.exists():
+        raise DataError(f"{p}: {what} not found")
     with p.open(encoding="utf-8") as fh:
         for n, line in enumerate(fh, start=1):
             if not line.strip():
@@ -360,25 +375,9 @@ def load_eval_rows(path: str | Path) -> list[LabelledRow]:
                 obj = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise DataError(f"{p}: line {n}: invalid JSON: {exc.msg}") from exc
-            if not isinstance(obj, dict) or "expected" not in obj:
-                raise DataError(f"{p}: line {n}: expected an object with an 'expected' field")
-            expected = obj["expected"]
-            if expected is not None and not isinstance(expected, str):
-                raise DataError(f"{p}: line {n}: 'expected' must be a string or null")
-            page = None
-            if "query" in obj:
-                fld: dict[str, Any] = {"label": str(obj["query"])}
-                group = normalize(str(obj["query"]))
-            else:
-                page = str(obj["source"]) if obj.get("source") else None
-                fld = {k: obj.get(k) or "" for k in ("label", "placeholder", "name", "id")}
-                fld["type"] = obj.get("input_type") or obj.get("type") or ""
-                for extra in ("autocomplete", "options", "tag"):
-                    if obj.get(extra):
-                        fld[extra] = obj[extra]
-                group = str(obj.get("site") or n)
-            out.append(LabelledRow(fld, expected, group, page))
-    return out
+            if not isinstance(obj, dict) or (required is not None and required not in obj):
+                raise DataError(f"{p}: line {n}: expected {shape}")
+            yield n, obj
 
 
 def file_sha256(path: str | Path | None) -> str | None:

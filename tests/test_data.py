@@ -142,6 +142,8 @@ def test_one_confirmed_key_per_text(tmp_path: Path, rows: list[str],
     (['{"anchor": "a", "positive": "b"}'], "missing or non-string field 'negative'"),
     (['{"question": "a", "positive": "", "negative": "c"}'], "field 'positive' is empty"),
     (["not json"], "line 1: invalid JSON"),
+    (['{"anchor": "a", "positive": "b", "negative": "c"}', "", "[1, 2]"],
+     r"t\.jsonl: line 3: expected an object"),
     ([], "no triplets"),
 ])
 def test_triplet_validation(tmp_path: Path, lines: list[str], message: str) -> None:
@@ -169,6 +171,13 @@ def test_eval_rows_formats(tmp_path: Path) -> None:
     p.write_text('{"label": "x"}\n')
     with pytest.raises(DataError, match="line 1: expected an object with an 'expected'"):
         load_eval_rows(p)
+    p.write_text('{"query": "SWE", "expected": null}\n\n{"query": "x", "expected": 3}\n')
+    with pytest.raises(DataError, match=r"e\.jsonl: line 3: 'expected' must be a string or null"):
+        load_eval_rows(p)
+    with pytest.raises(DataError, match=r"missing\.jsonl: evaluation file not found"):
+        load_eval_rows(tmp_path / "missing.jsonl")
+    with pytest.raises(DataError, match=r"missing\.jsonl: triplet file not found"):
+        load_triplets(tmp_path / "missing.jsonl")
 
 
 def test_feedback_unknown_answers(tmp_path: Path) -> None:
