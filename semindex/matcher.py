@@ -307,8 +307,8 @@ class Matcher:
         decisions = [self._decide(f, t, h, kind, a)
                      for f, t, h, a in zip(fields, texts, all_hits, admitted, strict=True)]
         if hints.numbered:
-            labels = [first_attribute(f) or t for f, t in zip(fields, texts, strict=True)]
-            apply_numbers(decisions, hints.numbered, [self.lexicon.number(t) for t in labels], admitted)
+            numbers = [self.lexicon.number(first_attribute(f)) for f in fields]
+            apply_numbers(decisions, hints.numbered, numbers, admitted)
         if hints.needs_words:
             apply_needed_words(decisions, hints, request_text(fields, form))
         apply_sibling_rules(decisions, hints.sibling_rules, self.bundle.index.keys, admitted)
