@@ -20,8 +20,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from semindex.data import read_text
 from semindex.encoder import DEFAULT_BASE_MODEL
-from semindex.errors import ConfigError
+from semindex.errors import ConfigError, DataError
 
 Mode = Literal["smoke-test", "build-index", "build-index-feedback", "full-train"]
 
@@ -164,9 +165,9 @@ def load_job_config(path: str | Path | None, *, overrides: Mapping[str, Any] | N
     if path is not None:
         p = Path(path)
         try:
-            loaded = yaml.safe_load(p.read_text(encoding="utf-8"))
-        except FileNotFoundError as exc:
-            raise ConfigError(f"{p}: config file not found") from exc
+            loaded = yaml.safe_load(read_text(p, "config file"))
+        except DataError as exc:  # missing, or not UTF-8
+            raise ConfigError(str(exc)) from None
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f"line {mark.line + 1}: " if mark is not None else ""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -28,6 +29,7 @@ FALSE_WORDS = frozenset({"no", "false", "0"})
 UNKNOWN = "unknown"
 FEEDBACK_COLUMNS = ("timestamp", "query", "matched_key", "correct", "selector", "score",
                     "model_version")
+LONE_SURROGATE = "a lone surrogate (a \\ud800-\\udfff escape with no pair) is not text"
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,69 @@ def unknown_records(texts: Iterable[str], existing: Sequence[SynonymRecord]) -> 
     return new_records(((UNKNOWN, t) for t in texts), existing)
 
 
+def read_text(path: str | Path, what: str) -> str:
+    """A data file's text: UTF-8, with or without the byte-order mark that spreadsheet
+    programs write. A missing file, or bytes that are not UTF-8 (a file saved as Latin-1 or
+    Windows-1252), is a :class:`DataError` naming the file and line."""
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except FileNotFoundError:
+        raise DataError(f"{p}: {what} not found") from None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise DataError(f"{p}: line {line}: not UTF-8 (byte 0x{raw[exc.start]:02x}); "
+                        f"save the {what} as UTF-8") from None
+
+
+def not_text(obj: Any, where: str = "") -> str | None:
+    """Where in a decoded JSON value a string (or object key) is no Unicode text: a lone
+    surrogate, which a JSON escape such as ``\\ud800`` can carry and which neither UTF-8 nor
+    the tokenizer accepts; None when every string is text. ``where`` is JSON-path-like
+    (``email[0]``, ``fields.0.label`` as the HTTP layer names fields)."""
+    if isinstance(obj, str):
+        return None if is_text(obj) else (where or "value")
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            at = f"{where}.{k}" if where else str(k)
+            if isinstance(k, str) and not is_text(k):
+                return at
+            found = not_text(v, at)
+            if found is not None:
+                return found
+    if isinstance(obj, list):
+        for i, v in enumerate(obj):
+            found = not_text(v, f"{where}[{i}]")
+            if found is not None:
+                return found
+    return None
+
+
+def is_text(s: str) -> bool:
+    """Whether ``s`` encodes as UTF-8 (holds no lone surrogate)."""
+    try:
+        s.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def read_json(path: str | Path, what: str) -> Any:
+    """A JSON data file, decoded: :func:`read_text`, then invalid JSON or a string that is
+    no text (:func:`not_text`) is a :class:`DataError` naming the file and line or place."""
+    p = Path(path)
+    try:
+        obj = json.loads(read_text(p, what))
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{p}: line {exc.lineno}: invalid JSON: {exc.msg}") from exc
+    bad = not_text(obj)
+    if bad is not None:
+        raise DataError(f"{p}: {bad}: {LONE_SURROGATE}")
+    return obj
+
+
 def parse_canonical(obj: Any, source: str = "<memory>") -> Canonical:
     """Validate a decoded canonical object; see :func:`load_canonical`."""
     if not isinstance(obj, dict):
@@ -141,16 +206,7 @@ def parse_canonical(obj: Any, source: str = "<memory>") -> Canonical:
 
 def load_canonical(path: str | Path) -> Canonical:
     """Load and validate a canonical JSON file ``{key: [synonym, ...]}``."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise DataError(f"{p}: canonical file not found") from exc
-    try:
-        obj = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{p}: line {exc.lineno}: invalid JSON: {exc.msg}") from exc
-    return parse_canonical(obj, str(p))
+    return parse_canonical(read_json(path, "canonical file"), str(path))
 
 
 @dataclass(frozen=True)
@@ -244,7 +300,7 @@ def load_feedback(path: str | Path | None, *, known_keys: Sequence[str] | None =
     problems: list[str] = []
     unknown: dict[str, int] = {}
     known = set(known_keys) if known_keys is not None else None
-    with p.open(newline="", encoding="utf-8") as fh:
+    with io.StringIO(read_text(p, "feedback file"), newline="") as fh:
         reader = csv.DictReader(fh)
         header = [h.strip() for h in (reader.fieldnames or [])]
         reader.fieldnames = header
@@ -365,19 +421,19 @@ def _jsonl_objects(p: Path, what: str, shape: str,
     """(line number, object) of each non-blank line of a JSON Lines file; a missing file,
     a line that is no JSON, or one that is not an object (holding ``required``) is a
     :class:`DataError` naming the file and line (``what``, ``shape``: its words)."""
-    if not p.exists():
-        raise DataError(f"{p}: {what} not found")
-    with p.open(encoding="utf-8") as fh:
-        for n, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{p}: line {n}: invalid JSON: {exc.msg}") from exc
-            if not isinstance(obj, dict) or (required is not None and required not in obj):
-                raise DataError(f"{p}: line {n}: expected {shape}")
-            yield n, obj
+    for n, line in enumerate(read_text(p, what).splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{p}: line {n}: invalid JSON: {exc.msg}") from exc
+        if not isinstance(obj, dict) or (required is not None and required not in obj):
+            raise DataError(f"{p}: line {n}: expected {shape}")
+        bad = not_text(obj)
+        if bad is not None:
+            raise DataError(f"{p}: line {n}: {bad}: {LONE_SURROGATE}")
+        yield n, obj
 
 
 def file_sha256(path: str | Path | None) -> str | None:
@@ -395,5 +451,5 @@ def load_unknowns(path: str | Path | None) -> list[str]:
     """Known-unknown texts (one per line, ``#`` comments): fields that are none of the keys."""
     if path is None or not Path(path).exists():
         return []
-    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    lines = read_text(path, "unknowns file").splitlines()
     return [t.strip() for t in lines if t.strip() and not t.lstrip().startswith("#")]

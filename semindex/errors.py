@@ -33,4 +33,5 @@ class ModelLoadError(SemindexError):
 
 
 class NotReady(SemindexError):
-    """The service has no model loaded yet."""
+    """The service cannot answer now: no model is loaded yet, or a service it needs (the Ray
+    dashboard, for training jobs) cannot be reached. Not the request's fault: HTTP 503."""

@@ -26,7 +26,6 @@ A hints file (JSON, conventionally ``<canonical>.hints.json``) maps HTML evidenc
 from __future__ import annotations
 
 import functools
-import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ from typing import Any
 
 import regex
 
+from semindex.data import read_json
 from semindex.errors import DataError
 from semindex.text import normalize
 
@@ -392,9 +392,4 @@ def load_hints(path: str | Path | None, keys: list[str] | None = None) -> Hints:
     """Load a hints file; ``None`` or a missing file gives empty hints."""
     if path is None or not Path(path).exists():
         return Hints()
-    p = Path(path)
-    try:
-        obj = json.loads(p.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{p}: line {exc.lineno}: invalid JSON: {exc.msg}") from exc
-    return parse_hints(obj, str(p), keys)
+    return parse_hints(read_json(path, "hints file"), str(path), keys)

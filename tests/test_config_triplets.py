@@ -40,8 +40,15 @@ def test_config_errors(tmp_path: Path, yaml_text: str, overrides: dict[str, str]
 
 
 def test_missing_config_file(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="not found"):
+    with pytest.raises(ConfigError, match=r"nope\.yaml: config file not found"):
         load_job_config(tmp_path / "nope.yaml")
+
+
+def test_a_config_file_that_is_not_utf8(tmp_path: Path) -> None:
+    p = tmp_path / "c.yaml"
+    p.write_bytes("gate:\n  min_accuracy: 0.5\n# café\n".encode("latin-1"))
+    with pytest.raises(ConfigError, match=r"c.yaml: line 3: not UTF-8 \(byte 0xe9\)"):
+        load_job_config(p)
 
 
 def test_split_is_group_disjoint_and_stable() -> None:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -10,10 +11,12 @@ from semindex.data import (
     load_eval_rows,
     load_feedback,
     load_triplets,
+    load_unknowns,
     parse_canonical,
     with_synonyms,
 )
 from semindex.errors import DataError
+from semindex.hints import load_hints
 
 
 @pytest.mark.parametrize(("obj", "message"), [
@@ -63,6 +66,55 @@ def test_canonical_file_errors(tmp_path: Path) -> None:
         load_canonical(bad)
     with pytest.raises(DataError, match="not found"):
         load_canonical(tmp_path / "missing.json")
+
+
+# JSON may escape a lone surrogate ("\\ud800": json.dumps writes one for "\ud800"): valid
+# JSON, but no text (the tokenizer raised a TypeError on it, deep in training or serving).
+def _json(*objs: object) -> str:
+    return "".join(json.dumps(o) + "\n" for o in objs)
+
+
+@pytest.mark.parametrize(("name", "content", "load", "message"), [
+    ("c.json", _json({"email": ["Email", "E\ud800mail"]}), load_canonical,
+     r"c.json: email\[1\]: a lone surrogate"),
+    ("h.json", _json({"synonyms": {"email": ["Courriel\udc00"]}}), lambda p: load_hints(p, ["email"]),
+     r"h.json: synonyms.email\[0\]: a lone surrogate"),
+    ("e.jsonl", _json({"label": "E-mail", "expected": "email"}, {"label": "x\ud800", "expected": None}),
+     load_eval_rows, "e.jsonl: line 2: label: a lone surrogate"),
+    ("t.jsonl", _json({"anchor": "\ud800", "positive": "b", "negative": "c"}), load_triplets,
+     "t.jsonl: line 1: anchor: a lone surrogate"),
+])
+def test_a_lone_surrogate_is_no_text(tmp_path: Path, name: str, content: str, load: Any,
+                                     message: str) -> None:
+    p = tmp_path / name
+    p.write_text(content, encoding="ascii")
+    with pytest.raises(DataError, match=message):
+        load(p)
+
+
+@pytest.mark.parametrize(("name", "load", "what"), [
+    ("fb.csv", load_feedback, "feedback file"),
+    ("c.json", load_canonical, "canonical file"),
+    ("e.jsonl", load_eval_rows, "evaluation file"),
+    ("u.txt", load_unknowns, "unknowns file"),
+    ("h.json", lambda p: load_hints(p, ["first_name"]), "hints file"),
+])
+def test_a_file_that_is_not_utf8_names_its_line(tmp_path: Path, name: str, load: Any, what: str) -> None:
+    # A spreadsheet's "CSV" export in Windows-1252: "é" is the single byte 0xe9, on line 3.
+    p = tmp_path / name
+    p.write_bytes("query,matched_key,correct\nE-mail,email,yes\nPrénom,first_name,yes\n".encode("cp1252"))
+    message = rf"{name}: line 3: not UTF-8 \(byte 0xe9\); save the {what} as UTF-8"
+    with pytest.raises(DataError, match=message):
+        load(p)
+
+
+def test_feedback_with_a_byte_order_mark(tmp_path: Path) -> None:
+    # Spreadsheets write "CSV UTF-8" with a BOM; the header's first column is still "query".
+    p = tmp_path / "fb.csv"
+    p.write_text("query,matched_key,correct\nPrénom,first_name,yes\n", encoding="utf-8-sig")
+    assert p.read_bytes().startswith(b"\xef\xbb\xbf")
+    fb = load_feedback(p, known_keys=["first_name"])
+    assert [(r.query, r.matched_key, r.correct) for r in fb.rows] == [("Prénom", "first_name", True)]
 
 
 def _csv(tmp_path: Path, text: str) -> Path:

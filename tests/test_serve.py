@@ -73,7 +73,8 @@ def service(ray_session: None, tmp_path_factory: pytest.TempPathFactory, minilm,
     args = ServeArgs(model_store=str(store.root), num_replicas=2, log_dir=str(tmp / "logs"),
                      admin_token_file=str(tmp / "admin.token"),
                      client_token_env="SEMINDEX_TEST_CLIENT_TOKEN", max_fields=50,
-                     max_text_length=500, max_body_bytes=200_000)
+                     max_text_length=500, max_body_bytes=200_000,
+                     dashboard_url=f"http://127.0.0.1:{free_port()}")  # nothing listens there
     serve.run(build_app(args), name="semindex", route_prefix="/")
     empty = ServeArgs(model_store=str(tmp / "empty_store"), num_replicas=1, log_dir=str(tmp / "elogs"))
     serve.run(build_app(empty), name="empty", route_prefix="/empty")
@@ -216,12 +217,35 @@ def test_classify_bad_input(service: Service, body: Any, status: int, message: s
     ("/ml/feedback", b'{"query": "Zip", "matched_key": "postal_code", "correct": "maybe"}', 422, "correct"),
     ("/ml/feedback", b'{"query": "Zip", "matched_key": "bogus", "correct": true}', 422, "matched_key"),
     ("/ml/feedback", b'{"query": "", "matched_key": "email", "correct": true}', 422, "query"),
+    # JSON's escape of a lone surrogate is valid JSON but no text: the tokenizer raised a
+    # TypeError on it (a 500), and the UTF-8 logs cannot hold it.
+    ("/ml/classify", b'{"fields": [{"label": "E\\ud800mail"}]}', 422,
+     "fields.0.label: Value error, a lone surrogate"),
+    ("/ml/classify", b'{"fields": [{"label": "Land", "options": ["DE", {"value": "\\udc00"}]}]}', 422,
+     "fields.0.options.1.Option.value: Value error, a lone surrogate"),
+    ("/ml/fill", b'{"user_profile": {"email": "a\\ud800@b.c"}, "matches": []}', 422,
+     "user_profile.email: Value error, a lone surrogate"),
+    ("/ml/feedback", b'{"query": "Zip\\udc00", "matched_key": "postal_code", "correct": true}', 422,
+     "query: "),
 ])
 def test_raw_bad_input(service: Service, path: str, raw: bytes, status: int, message: str) -> None:
+    log = service.logs / "feedback.csv"
+    before = log.read_bytes() if log.exists() else b""
     r = service.http.post(path, content=raw, headers={"Authorization": f"Bearer {CLIENT}",
                                                       "Content-Type": "application/json"})
     assert r.status_code == status, r.text
     assert message in r.json()["error"], r.text
+    assert (log.read_bytes() if log.exists() else b"") == before  # nothing logged
+
+
+def test_training_without_a_reachable_dashboard_is_unavailable(service: Service) -> None:
+    # The fixture's dashboard URL is a closed port: the service is up, its job API is not.
+    r = service.post("/ml/train", {"mode": "smoke-test"}, token=ADMIN)
+    assert r.status_code == 503 and "cannot reach the Ray dashboard" in r.json()["error"], r.text
+    r = service.http.get("/ml/train/raysubmit_x", headers={"Authorization": f"Bearer {ADMIN}"})
+    assert r.status_code == 503, r.text
+    r = service.post("/ml/train", {"mode": "fly"}, token=ADMIN)  # the request's own fault first
+    assert r.status_code == 400 and "mode: 'fly'" in r.json()["error"], r.text
 
 
 @pytest.mark.parametrize(("path", "token", "status"), [

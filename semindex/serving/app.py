@@ -83,8 +83,10 @@ async def _semindex_error(_: Request, exc: SemindexError) -> JSONResponse:
 @api.exception_handler(RequestValidationError)
 async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
     problems = []
-    for e in exc.errors():
-        loc = ".".join(str(x) for x in e["loc"] if x != "body")
+    # Our own checks (value errors) say most; they come first. A union's branch tags
+    # ("function-after[_text(), str]") are pydantic's, not the request's, and are left out.
+    for e in sorted(exc.errors(), key=lambda e: e["type"] != "value_error"):
+        loc = ".".join(str(x) for x in e["loc"] if x != "body" and "[" not in str(x))
         problems.append({"field": loc or "body", "message": e["msg"]})
     first = problems[0] if problems else {"field": "body", "message": "invalid"}
     return JSONResponse({"error": f"{first['field']}: {first['message']}", "problems": problems[:20]},

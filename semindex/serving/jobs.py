@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from semindex.config import Mode
-from semindex.errors import SemindexError
+from semindex.errors import NotReady, SemindexError
 from semindex.serving.schemas import TrainIn
 from semindex.serving.settings import Settings
 
@@ -26,7 +26,7 @@ def _client(settings: Settings) -> Any:
         return JobSubmissionClient(settings.args.dashboard_url)
     except Exception as exc:
         url = settings.args.dashboard_url
-        raise SemindexError(f"cannot reach the Ray dashboard at {url}: {exc}") from exc
+        raise NotReady(f"cannot reach the Ray dashboard at {url}: {exc}") from exc
 
 
 def submit_training(settings: Settings, req: TrainIn) -> str:
@@ -52,9 +52,9 @@ def submit_training(settings: Settings, req: TrainIn) -> str:
             return job_id
         except RuntimeError as exc:  # the job agent starts a little after the dashboard
             if "No available agent" not in str(exc) or attempt == 14:
-                raise SemindexError(f"job submission failed: {exc}") from exc
+                raise NotReady(f"job submission failed: {exc}") from exc
             time.sleep(2)
-    raise SemindexError("job submission failed")
+    raise NotReady("job submission failed")
 
 
 def training_status(settings: Settings, job_id: str) -> dict[str, Any]:

@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
-from semindex.data import parse_verdict
+from semindex.data import LONE_SURROGATE, is_text, parse_verdict
+
+
+def _text(value: str) -> str:
+    if not is_text(value):
+        raise ValueError(LONE_SURROGATE)
+    return value
+
+
+#: A string of a request: JSON may carry a lone surrogate escape (``"\\ud800"``), which is
+#: no text: neither the tokenizer nor the UTF-8 logs take it, so it is a 422 naming the field.
+Text = Annotated[str, AfterValidator(_text)]
 
 
 class Option(BaseModel):
-    value: str
-    label: str | None = None
+    value: Text
+    label: Text | None = None
 
 
 class FieldIn(BaseModel):
@@ -19,18 +30,18 @@ class FieldIn(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    selector: str | None = None
-    label: str | None = None
-    placeholder: str | None = None
-    name: str | None = None
-    id: str | None = None
-    type: str | None = None
-    autocomplete: str | None = None
+    selector: Text | None = None
+    label: Text | None = None
+    placeholder: Text | None = None
+    name: Text | None = None
+    id: Text | None = None
+    type: Text | None = None
+    autocomplete: Text | None = None
     required: bool | None = None
-    options: list[str | Option] | None = None
+    options: list[Text | Option] | None = None
     maxlength: int | None = Field(None, ge=0)
-    pattern: str | None = None
-    inputmode: str | None = None
+    pattern: Text | None = None
+    inputmode: Text | None = None
 
 
 class FormIn(BaseModel):
@@ -39,11 +50,11 @@ class FormIn(BaseModel):
     scope: Literal["form", "page"] = Field(
         "form", description="'page' when the fields are a whole page that may hold several "
         "forms: no kind inferred from the fields, no one-field-per-key assignment")
-    kind: str | None = None
-    title: str | None = None
-    action: str | None = None
-    submit: str | None = None
-    heading: str | None = None
+    kind: Text | None = None
+    title: Text | None = None
+    action: Text | None = None
+    submit: Text | None = None
+    heading: Text | None = None
 
 
 class ClassifyIn(BaseModel):
@@ -74,22 +85,22 @@ class ClassifyOut(BaseModel):
 class MatchIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    selector: str | None = None
-    key: str
-    text: str | None = Field(None, description="the decision's text as /ml/classify returns it "
+    selector: Text | None = None
+    key: Text
+    text: Text | None = Field(None, description="the decision's text as /ml/classify returns it "
                              "(label | placeholder | name | id): a field it names as one part of a "
                              "date (Day, MM, Jahr) gets that part")
-    type: str | None = None
-    placeholder: str | None = None
+    type: Text | None = None
+    placeholder: Text | None = None
     maxlength: int | None = Field(None, ge=0)
-    pattern: str | None = Field(None, description="the field's HTML pattern: the value must match it")
-    options: list[str | Option] | None = None
+    pattern: Text | None = Field(None, description="the field's HTML pattern: the value must match it")
+    options: list[Text | Option] | None = None
 
 
 class FillIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    user_profile: dict[str, str | None]
+    user_profile: dict[Text, Text | None]
     matches: list[MatchIn]
 
 
@@ -101,11 +112,11 @@ class FillOut(BaseModel):
 class FeedbackIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    query: str = Field(..., min_length=1)
-    matched_key: str = Field(..., min_length=1,
+    query: Text = Field(..., min_length=1)
+    matched_key: Text = Field(..., min_length=1,
                              description="a canonical key, or 'unknown' for none of the keys")
-    correct: bool | str
-    selector: str | None = None
+    correct: bool | Text
+    selector: Text | None = None
     score: float | None = None
 
     @field_validator("correct")
@@ -122,11 +133,11 @@ class FeedbackIn(BaseModel):
 class ReloadIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    version: str | None = None
+    version: Text | None = None
 
 
 class TrainIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    mode: str = "full-train"
-    overrides: dict[str, str] = Field(default_factory=dict)
+    mode: Text = "full-train"
+    overrides: dict[Text, Text] = Field(default_factory=dict)
