@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from semindex.data import read_text
 from semindex.encoder import DEFAULT_BASE_MODEL
@@ -38,6 +38,14 @@ class DataConfig(_Strict):
     unknowns: str | None = "data/sample/unknowns.txt"
     eval_file: str | None = None
     strict_feedback: bool = False
+
+    @field_validator("hints", "feedback", "unknowns", "eval_file", mode="before")
+    @classmethod
+    def _no_file(cls, value: Any) -> Any:
+        """``--set data.hints=null`` (or ``none``, or nothing) means no file. A path that
+        names no file is an error when it is read (hints, unknowns); a missing feedback
+        file is only a warning: no feedback yet."""
+        return None if isinstance(value, str) and value.strip().lower() in ("", "null", "none") else value
 
 
 class EmbedConfig(_Strict):

@@ -448,8 +448,9 @@ def file_sha256(path: str | Path | None) -> str | None:
 
 
 def load_unknowns(path: str | Path | None) -> list[str]:
-    """Known-unknown texts (one per line, ``#`` comments): fields that are none of the keys."""
-    if path is None or not Path(path).exists():
+    """Known-unknown texts (one per line, ``#`` comments): fields that are none of the keys.
+    ``None``: none; a path that names no file is a :class:`DataError`."""
+    if path is None:
         return []
     lines = read_text(path, "unknowns file").splitlines()
     return [t.strip() for t in lines if t.strip() and not t.lstrip().startswith("#")]

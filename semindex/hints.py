@@ -389,7 +389,8 @@ def parse_hints(obj: Any, source: str, keys: list[str] | None = None) -> Hints:
 
 
 def load_hints(path: str | Path | None, keys: list[str] | None = None) -> Hints:
-    """Load a hints file; ``None`` or a missing file gives empty hints."""
-    if path is None or not Path(path).exists():
+    """Load a hints file; ``None`` gives empty hints, a path that names no file is a
+    :class:`DataError` (a mistyped path must not train a version without its evidence)."""
+    if path is None:
         return Hints()
     return parse_hints(read_json(path, "hints file"), str(path), keys)

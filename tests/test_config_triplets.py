@@ -39,6 +39,13 @@ def test_config_errors(tmp_path: Path, yaml_text: str, overrides: dict[str, str]
     assert "c.yaml" in str(info.value)
 
 
+@pytest.mark.parametrize("word", ["null", "None", ""])
+def test_an_override_can_name_no_file(word: str) -> None:
+    cfg = load_job_config(None, overrides={"data.hints": word, "data.unknowns": word}, environ={})
+    assert cfg.data.hints is None and cfg.data.unknowns is None
+    assert load_job_config(None, environ={}).data.hints == "data/sample/canonical.hints.json"
+
+
 def test_missing_config_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"nope\.yaml: config file not found"):
         load_job_config(tmp_path / "nope.yaml")

@@ -108,6 +108,15 @@ def test_a_file_that_is_not_utf8_names_its_line(tmp_path: Path, name: str, load:
         load(p)
 
 
+def test_a_named_hints_or_unknowns_file_must_exist(tmp_path: Path) -> None:
+    # Feedback may be missing (none yet); a hints or unknowns file that the config names may not.
+    with pytest.raises(DataError, match=r"h\.json: hints file not found"):
+        load_hints(tmp_path / "h.json", ["email"])
+    with pytest.raises(DataError, match=r"u\.txt: unknowns file not found"):
+        load_unknowns(tmp_path / "u.txt")
+    assert load_hints(None).autocomplete == {} and load_unknowns(None) == []
+
+
 def test_feedback_with_a_byte_order_mark(tmp_path: Path) -> None:
     # Spreadsheets write "CSV UTF-8" with a BOM; the header's first column is still "query".
     p = tmp_path / "fb.csv"

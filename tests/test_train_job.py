@@ -189,6 +189,13 @@ def test_bad_input_exits_before_work(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "train_job.py", "--set", "train.epochs=-1"], cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "train.epochs" in proc.stderr
+    # A mistyped hints path trained a version without the hints file's evidence, silently.
+    typo = tmp_path / "canonical.hint.json"
+    proc = subprocess.run([sys.executable, "train_job.py", "--mode", "full-train",
+                           "--model-store", str(tmp_path / "ms"), "--set", f"data.hints={typo}"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and f"{typo}: hints file not found" in proc.stderr, proc.stderr[-2000:]
+    assert not (tmp_path / "ms").exists()
 
 
 def test_kill_mid_run_leaves_store_as_it_was(store_dir: Path, tmp_path: Path) -> None:
