@@ -177,6 +177,29 @@ def test_full_train_fixes_what_the_base_model_got_wrong(store_dir: Path, ray_ses
     assert same_as_base == (sel["kept"] == "base")
 
 
+def test_a_small_vocabulary_trains(tmp_path: Path, ray_session: None) -> None:
+    """Fewer triplets than one batch made the Ray Train worker fail ("max_steps must be set
+    to a positive value"), and a validation split under one batch lost its eval_loss; no
+    triplets at all (one key, no feedback) failed the same way."""
+    small = tmp_path / "small.json"
+    small.write_text(json.dumps({"email": ["Email", "E-mail address"], "phone": ["Phone", "Telephone"],
+                                 "city": ["City", "Town"]}))
+    one = tmp_path / "one.json"
+    one.write_text(json.dumps({"email": ["Email"]}))
+    none = {"data.hints": "null", "data.unknowns": "null", "data.feedback": "null",
+            "train.epochs": "1", "embed.num_actors": "1"}
+    summary = run(_cfg(tmp_path / "ms", "full-train", **{"data.canonical": str(small), **none}))
+    train = summary.metrics["train"]
+    n = summary.counts["triplets train"]
+    assert summary.version and 0 < n < 16 and train["batch_size"] == n, (n, train)
+    assert train["train_loss"] > 0 and "eval_loss" in train
+    summary = run(_cfg(tmp_path / "ms", "full-train", **{"data.canonical": str(one), **none}))
+    assert summary.version and summary.counts["triplets train"] == 0
+    assert "no training triplets" in summary.metrics["train"]["skipped"]
+    vdir = ModelStore(tmp_path / "ms").resolve(summary.version)
+    assert Matcher(load_bundle(vdir)).classify([{"label": "Email"}])[0].key == "email"
+
+
 def test_bad_input_exits_before_work(tmp_path: Path) -> None:
     bad = tmp_path / "c.json"
     bad.write_text('{"email": []}')

@@ -73,7 +73,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
             output_dir=out_dir,
             num_train_epochs=config["epochs"],
             per_device_train_batch_size=config["batch_size"],
-            per_device_eval_batch_size=config["batch_size"],
+            per_device_eval_batch_size=config["eval_batch_size"],
             learning_rate=config["learning_rate"],
             warmup_ratio=0.1,
             seed=config["seed"],
@@ -139,10 +139,20 @@ def finetune(model_path: str, train: list[Triplet], val: list[Triplet], dest: Pa
         return {"anchor": [t.anchor for t in ts], "positive": [t.positive for t in ts],
                 "negative": [t.negative for t in ts]}
 
+    # Under Ray Train a worker's triplets make whole batches only: with fewer triplets than
+    # one batch it had none, and the trainer failed ("max_steps must be set to a positive
+    # value"). A small vocabulary trains in smaller batches instead.
+    per_worker = max(1, len(train) // num_workers)
+    if batch_size > per_worker:
+        log.warning("%d training triplet(s) over %d worker(s): batch size %d -> %d",
+                    len(train), num_workers, batch_size, per_worker)
+        batch_size = per_worker
+    eval_batch_size = max(1, min(batch_size, len(val) // num_workers))  # same for the eval loss
     trainer = TorchTrainer(
         train_loop_per_worker,
         train_loop_config={"model_path": model_path, "train": columns(train), "val": columns(val),
                            "epochs": epochs, "batch_size": batch_size,
+                           "eval_batch_size": eval_batch_size,
                            "learning_rate": learning_rate, "margin": margin, "seed": seed,
                            "patience": patience, "use_gpu": use_gpu, "retrieval": retrieval},
         scaling_config=ScalingConfig(num_workers=num_workers, use_gpu=use_gpu,
@@ -157,5 +167,6 @@ def finetune(model_path: str, train: list[Triplet], val: list[Triplet], dest: Pa
     with result.checkpoint.as_directory() as ckpt:
         shutil.copytree(ckpt, dest)
     metrics = dict(result.metrics or {})
+    metrics["batch_size"] = batch_size
     shutil.rmtree(Path(storage_path) / run_name, ignore_errors=True)  # the model now lives in the version
     return metrics

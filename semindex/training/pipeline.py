@@ -354,21 +354,30 @@ def run(cfg: JobConfig, *, ray_address: str | None = None,
                 retrieval = retrieval_set(list(val_anchors.items()), list(zip(syn_texts, syn_keys)))
                 summary.counts["retrieval check queries"] = len(retrieval.queries) if retrieval else 0
             stage("finetune")
-            with timer.step("fine-tune (Ray Train)"):
-                from semindex.training.finetune import finetune
+            if inputs.model_path.startswith("hash:"):
+                raise SemindexError("full-train needs a real model, not the hash test encoder")
+            if not train_t:
+                # No anchor has both a positive (another text of its key) and a negative
+                # (a text of another key): one key, or one synonym per key and no feedback.
+                why = (f"no training triplets from {len(inputs.canonical.keys)} key(s) and "
+                       f"{len(split.train_confirmed)} confirmed feedback text(s)")
+                log.warning("fine-tune skipped: %s; the base model is kept", why)
+                summary.metrics["train"] = {"skipped": why}
+                copy_model(inputs.model_path, model_dir)
+            else:
+                with timer.step("fine-tune (Ray Train)"):
+                    from semindex.training.finetune import finetune
 
-                if inputs.model_path.startswith("hash:"):
-                    raise SemindexError("full-train needs a real model, not the hash test encoder")
-                summary.metrics["train"] = finetune(
-                    inputs.model_path, train_t, val_t, model_dir, epochs=cfg.train.epochs,
-                    batch_size=cfg.train.batch_size, learning_rate=cfg.train.learning_rate,
-                    margin=cfg.train.margin, seed=cfg.train.seed,
-                    patience=cfg.train.early_stopping_patience,
-                    num_workers=cfg.train.num_workers, use_gpu=cfg.train.use_gpu,
-                    cpus_per_worker=cfg.train.cpus_per_worker,
-                    storage_path=cfg.train.storage_path or str(store.root / ".ray_train"),
-                    run_name=name, placement_strategy=cfg.train.placement_strategy,
-                    retrieval=retrieval)
+                    summary.metrics["train"] = finetune(
+                        inputs.model_path, train_t, val_t, model_dir, epochs=cfg.train.epochs,
+                        batch_size=cfg.train.batch_size, learning_rate=cfg.train.learning_rate,
+                        margin=cfg.train.margin, seed=cfg.train.seed,
+                        patience=cfg.train.early_stopping_patience,
+                        num_workers=cfg.train.num_workers, use_gpu=cfg.train.use_gpu,
+                        cpus_per_worker=cfg.train.cpus_per_worker,
+                        storage_path=cfg.train.storage_path or str(store.root / ".ray_train"),
+                        run_name=name, placement_strategy=cfg.train.placement_strategy,
+                        retrieval=retrieval)
         else:
             copy_model(inputs.model_path, model_dir)
         model_path = str(model_dir) if not inputs.model_path.startswith("hash:") else inputs.model_path
@@ -379,7 +388,8 @@ def run(cfg: JobConfig, *, ray_address: str | None = None,
             final_vecs = final_all[:n_syn]
             summary.embed_stats["final"] = stats.__dict__
         held_out = [(c[0], c[1]) for c in split.calib if isinstance(c, tuple) and c[1] is not None]
-        if cfg.mode == "full-train" and len(held_out) >= cfg.train.min_selection_examples:
+        tuned = cfg.mode == "full-train" and "skipped" not in summary.metrics["train"]
+        if tuned and len(held_out) >= cfg.train.min_selection_examples:
             with timer.step("select (fine-tuned vs base)"):
                 from semindex.training.selection import choose
 
