@@ -107,4 +107,7 @@ def format_report(name: str, m: dict[str, Any]) -> str:
     if m["confusions"]:
         lines.append("most frequent confusions (expected -> predicted):")
         lines += [f"  {c}: {n}" for c, n in m["confusions"]]
+    if m.get("unknown_expected"):
+        lines.append("rows expecting keys the version does not have (never right): "
+                     + ", ".join(f"{k} x{n}" for k, n in m["unknown_expected"].items()))
     return "\n".join(lines)

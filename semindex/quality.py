@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import logging
 import tempfile
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -66,10 +67,21 @@ def decide(matcher: Matcher, rows: list[LabelledRow]) -> list[Decision]:
 
 
 def scored(matcher: Matcher, rows: list[LabelledRow]) -> dict[str, Any]:
-    """:func:`~semindex.evaluation.score` of the matcher on ``rows``, with the by-reason table."""
+    """:func:`~semindex.evaluation.score` of the matcher on ``rows``, with the by-reason table.
+    Rows that expect a key the version does not have can never be right: they are scored
+    (as such) and counted in ``unknown_expected``, with a warning (a typo in the file, or
+    the wrong canonical file)."""
+    keys = set(matcher.bundle.index.keys)
+    foreign = Counter(r.expected for r in rows if r.expected is not None and r.expected not in keys)
+    if foreign:
+        log.warning("%d evaluation row(s) expect keys the version does not have: %s", sum(foreign.values()),
+                    ", ".join(f"{k} x{n}" for k, n in sorted(foreign.items())))
     decisions = decide(matcher, rows)
-    return score([d.key if d.accepted else None for d in decisions], [r.expected for r in rows],
-                 [d.reason for d in decisions])
+    metrics = score([d.key if d.accepted else None for d in decisions], [r.expected for r in rows],
+                    [d.reason for d in decisions])
+    if foreign:
+        metrics["unknown_expected"] = dict(sorted(foreign.items()))
+    return metrics
 
 
 def rebind(bundle: Bundle, canonical: Canonical, hints: Hints | None = None, *,

@@ -783,3 +783,18 @@ def test_assignment_offers_no_lexical_only_alternative() -> None:
     assign_jointly(d, frozenset())
     assert [(x.key, x.accepted) for x in d] == [("username", True), ("email", True)]
 
+
+
+def test_rows_expecting_a_key_the_version_lacks_are_named(matcher: Matcher,
+                                                          caplog: pytest.LogCaptureFixture) -> None:
+    from semindex.data import LabelledRow
+    from semindex.evaluation import format_report
+    from semindex.quality import scored
+
+    rows = [LabelledRow({"label": "Email"}, "email", "a"), LabelledRow({"label": "Fax"}, "fax", "b"),
+            LabelledRow({"label": "Fax number"}, "fax", "c"), LabelledRow({"label": "Coupon"}, None, "d")]
+    m = scored(matcher, rows)
+    assert m["unknown_expected"] == {"fax": 2} and m["n"] == 4
+    assert "2 evaluation row(s) expect keys the version does not have: fax x2" in caplog.text
+    assert "rows expecting keys the version does not have (never right): fax x2" in format_report("v", m)
+    assert "unknown_expected" not in scored(matcher, rows[:1] + rows[3:])
