@@ -60,6 +60,8 @@ class ModelStore:
     def __init__(self, root: str | Path, *, use_symlink: bool = True) -> None:
         self.root = Path(root).expanduser().resolve()
         self.use_symlink = use_symlink
+        if self.root.exists() and not self.root.is_dir():
+            raise StoreError(f"{self.root}: the model store is not a directory")
 
     # -- names -----------------------------------------------------------------
     def validate_name(self, name: str) -> str:

@@ -60,6 +60,22 @@ def test_names_cannot_escape(tmp_path: Path, name: str) -> None:
         store.promote(name)
 
 
+def test_a_store_path_that_is_a_file_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from semindex.cli import main
+    from semindex.serving.app import build_app
+    from semindex.serving.settings import ServeArgs
+
+    afile = tmp_path / "model_store"
+    afile.write_text("not a directory")
+    with pytest.raises(StoreError, match="model_store: the model store is not a directory"):
+        ModelStore(afile)
+    assert main(["--store", str(afile), "versions", "list"]) == 2  # was a NotADirectoryError traceback
+    assert "the model store is not a directory" in capsys.readouterr().err
+    with pytest.raises(StoreError, match="not a directory"):  # at `serve run`, before any replica
+        build_app(ServeArgs(model_store=str(afile), log_dir=str(tmp_path / "logs")))
+    assert afile.read_text() == "not a directory"
+
+
 def test_symlinked_version_outside_store_is_refused(tmp_path: Path, tiny) -> None:  # type: ignore[no-untyped-def]
     store = ModelStore(tmp_path / "ms")
     _build(store, tiny)

@@ -418,6 +418,8 @@ class SemindexService:
 def build_app(args: ServeArgs) -> Any:
     """The application builder (``serve run configs/serve.yaml`` passes ``args:`` here)."""
     settings = resolve_settings(args)
+    if "://" not in settings.store_root:  # a path that is a file fails here, not in every replica
+        open_store(settings.store_root)
     options: dict[str, Any] = {
         "max_ongoing_requests": max(args.max_ongoing_requests, args.max_batch_size),
         "ray_actor_options": {"num_cpus": args.replica_cpus,
