@@ -157,16 +157,39 @@ def is_text(s: str) -> bool:
 
 
 def read_json(path: str | Path, what: str) -> Any:
-    """A JSON data file, decoded: :func:`read_text`, then invalid JSON or a string that is
-    no text (:func:`not_text`) is a :class:`DataError` naming the file and line or place."""
-    p = Path(path)
+    """A JSON data file, decoded (:func:`read_text`, then :func:`decode_json`)."""
+    return decode_json(read_text(path, what), Path(path))
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in obj:
+            raise _DuplicateKey(key)
+        obj[key] = value
+    return obj
+
+
+def decode_json(text: str, p: Path, line: int | None = None) -> Any:
+    """``text`` (the file ``p``, or its line ``line``) decoded. Invalid JSON, a key written
+    twice in one object (JSON keeps the last one and silently drops the first: a canonical
+    key's first synonym list) and a string that is no text (:func:`not_text`) are a
+    :class:`DataError` naming the file and line or place."""
+    at = f"{p}: line {line}" if line is not None else str(p)
     try:
-        obj = json.loads(read_text(p, what))
+        obj = json.loads(text, object_pairs_hook=_unique_keys)
     except json.JSONDecodeError as exc:
-        raise DataError(f"{p}: line {exc.lineno}: invalid JSON: {exc.msg}") from exc
+        raise DataError(f"{p}: line {line or exc.lineno}: invalid JSON: {exc.msg}") from exc
+    except _DuplicateKey as exc:
+        raise DataError(f"{at}: key {exc.args[0]!r} appears twice in one object "
+                        "(the first would be lost)") from None
     bad = not_text(obj)
     if bad is not None:
-        raise DataError(f"{p}: {bad}: {LONE_SURROGATE}")
+        raise DataError(f"{at}: {bad}: {LONE_SURROGATE}")
     return obj
 
 
@@ -424,15 +447,9 @@ def _jsonl_objects(p: Path, what: str, shape: str,
     for n, line in enumerate(read_text(p, what).splitlines(), start=1):
         if not line.strip():
             continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{p}: line {n}: invalid JSON: {exc.msg}") from exc
+        obj = decode_json(line, p, n)
         if not isinstance(obj, dict) or (required is not None and required not in obj):
             raise DataError(f"{p}: line {n}: expected {shape}")
-        bad = not_text(obj)
-        if bad is not None:
-            raise DataError(f"{p}: line {n}: {bad}: {LONE_SURROGATE}")
         yield n, obj
 
 

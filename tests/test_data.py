@@ -108,6 +108,19 @@ def test_a_file_that_is_not_utf8_names_its_line(tmp_path: Path, name: str, load:
         load(p)
 
 
+def test_a_key_written_twice_is_refused(tmp_path: Path) -> None:
+    # json.loads keeps the last of two equal keys: the first synonym list was lost, silently.
+    c = tmp_path / "c.json"
+    c.write_text('{"email": ["Email", "E-mail"],\n "phone": ["Phone"],\n "email": ["Mail"]}')
+    with pytest.raises(DataError, match=r"c\.json: key 'email' appears twice in one object"):
+        load_canonical(c)
+    e = tmp_path / "e.jsonl"
+    e.write_text('{"label": "Email", "expected": "email"}\n'
+                 '{"label": "Fax", "expected": null, "expected": "fax"}\n')
+    with pytest.raises(DataError, match=r"e\.jsonl: line 2: key 'expected' appears twice"):
+        load_eval_rows(e)
+
+
 def test_a_named_hints_or_unknowns_file_must_exist(tmp_path: Path) -> None:
     # Feedback may be missing (none yet); a hints or unknowns file that the config names may not.
     with pytest.raises(DataError, match=r"h\.json: hints file not found"):
