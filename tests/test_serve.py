@@ -238,6 +238,29 @@ def test_raw_bad_input(service: Service, path: str, raw: bytes, status: int, mes
     assert (log.read_bytes() if log.exists() else b"") == before  # nothing logged
 
 
+def test_a_log_that_cannot_be_written(service: Service) -> None:
+    """Feedback that cannot be stored is a 503 (nothing written, the client may retry); a
+    classify answer is not withheld because its decision-log row cannot be written."""
+    moved = {}
+    for name in ("feedback.csv", "decisions.csv"):  # a directory in the log's place: EISDIR
+        path = service.logs / name
+        if path.exists():
+            moved[name] = path.rename(path.with_suffix(".keep"))
+        path.mkdir(parents=True)
+    try:
+        r = service.post("/ml/feedback", {"query": "Zip", "matched_key": "postal_code", "correct": True})
+        assert r.status_code == 503 and "feedback not recorded" in r.json()["error"], r.text
+        r = service.post("/ml/classify", {"fields": [{"selector": "#e", "label": "Email"}]})
+        assert r.status_code == 200 and r.json()["matches"][0]["key"] == "email", r.text
+    finally:
+        for name in ("feedback.csv", "decisions.csv"):
+            (service.logs / name).rmdir()
+            if name in moved:
+                moved[name].rename(service.logs / name)
+    r = service.post("/ml/feedback", {"query": "Zip", "matched_key": "postal_code", "correct": True})
+    assert r.status_code == 201, r.text
+
+
 def test_training_without_a_reachable_dashboard_is_unavailable(service: Service) -> None:
     # The fixture's dashboard URL is a closed port: the service is up, its job API is not.
     r = service.post("/ml/train", {"mode": "smoke-test"}, token=ADMIN)

@@ -39,3 +39,9 @@ def test_tokens_from_env_and_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     f.write_text("")
     with pytest.raises(ConfigError, match="token file is empty"):
         resolve_settings(ServeArgs(admin_token_file=str(f)))
+
+
+def test_a_log_dir_that_is_a_file_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "logs").write_text("")
+    with pytest.raises(ConfigError, match="logs: log_dir is not a directory"):
+        resolve_settings(ServeArgs(log_dir=str(tmp_path / "logs")))

@@ -147,6 +147,7 @@ class SemindexService:
                                            tag_keys=("key", "accepted"))
         self.m_reloads = metrics.Counter("semindex_reloads", "reloads", tag_keys=("outcome",))
         self.m_failures = metrics.Counter("semindex_load_failures", "version load failures")
+        self.m_log_failures = metrics.Counter("semindex_log_failures", "decision log rows not written")
         self.m_version = metrics.Gauge("semindex_served_version", "1 for the version served",
                                        tag_keys=("version",))
         batcher: Any = self._classify_batch
@@ -301,7 +302,7 @@ class SemindexService:
                  "key": d.key, "score": round(d.score, 4), "threshold": round(d.threshold, 4),
                  "accepted": d.accepted, "reason": d.reason, "model_version": version}
                 for d in decisions]
-        await asyncio.to_thread(self.decisions.append, rows)
+        await self._log_decisions(rows)
         for d in decisions:
             self.m_decisions.inc(tags={"key": d.key or "none", "accepted": str(d.accepted).lower()})
         return {"matches": [_as_field(d) for d in decisions if d.accepted],
@@ -326,7 +327,7 @@ class SemindexService:
         results = await asyncio.to_thread(fill, body.user_profile, matches, served.bundle.encoder,
                                           served.bundle.hints.date_parts)
         stamp = now()
-        await asyncio.to_thread(self.decisions.append, [
+        await self._log_decisions([
             {"timestamp": stamp, "event": "fill", "selector": r.selector, "key": r.key,
              "accepted": r.status == "filled", "reason": r.status, "model_version": served.version}
             for r in results])
@@ -346,8 +347,23 @@ class SemindexService:
         row = {"timestamp": now(), "query": body.query, "matched_key": body.matched_key,
                "correct": "yes" if body.correct else "no", "selector": body.selector,
                "score": body.score, "model_version": served.version if served else None}
-        await asyncio.to_thread(self.feedback.append, [row])
+        try:
+            await asyncio.to_thread(self.feedback.append, [row])
+        except OSError as exc:  # nothing was written: the client may send it again
+            log.error("feedback not recorded: %s: %s", self.feedback.path, exc)
+            raise HTTPError(503, f"feedback not recorded: cannot write the feedback log "
+                                 f"({exc.strerror or exc})") from exc
         return {"recorded": True, **row}
+
+    async def _log_decisions(self, rows: list[dict[str, Any]]) -> None:
+        """Append to the decision log. An answer is not withheld because its audit row
+        cannot be written (disk full, a log directory gone): the failure is logged and
+        counted (``semindex_log_failures``)."""
+        try:
+            await asyncio.to_thread(self.decisions.append, rows)
+        except OSError as exc:
+            self.m_log_failures.inc()
+            log.error("decision log not written: %s: %s", self.decisions.path, exc)
 
     @api.get("/ml/health", tags=["ops"])
     async def health(self) -> JSONResponse:

@@ -71,6 +71,8 @@ def _token(env_name: str, file: str | None) -> str | None:
 def resolve_settings(args: ServeArgs) -> Settings:
     """Resolve tokens (environment or secret file) and paths, once, in the builder."""
     log_dir = Path(args.log_dir).expanduser().resolve()
+    if log_dir.exists() and not log_dir.is_dir():
+        raise ConfigError(f"{log_dir}: log_dir is not a directory")
     store = args.model_store
     store_root = store if "://" in store else str(Path(store).expanduser().resolve())
     return Settings(args=args, store_root=store_root,
