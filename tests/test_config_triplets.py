@@ -39,6 +39,26 @@ def test_config_errors(tmp_path: Path, yaml_text: str, overrides: dict[str, str]
     assert "c.yaml" in str(info.value)
 
 
+@pytest.mark.parametrize(("overrides", "nodes", "fits"), [
+    ({}, [{"CPU": 4.0}], True),                                         # 1 worker of 2 CPUs
+    ({"train.num_workers": "2"}, [{"CPU": 4.0}], True),
+    ({"train.num_workers": "3"}, [{"CPU": 4.0}], False),                # 6 CPUs asked, 4 there
+    ({"train.num_workers": "2"}, [{"CPU": 3.0}, {"CPU": 3.0}], True),   # one per node
+    ({"train.cpus_per_worker": "8"}, [{"CPU": 4.0}, {"CPU": 4.0}], False),  # no node has 8
+    ({"train.use_gpu": "true"}, [{"CPU": 16.0}], False),                # no GPU
+    ({"train.use_gpu": "true", "train.num_workers": "2"}, [{"CPU": 16.0, "GPU": 1.0}], False),
+    ({"train.use_gpu": "true"}, [{"CPU": 16.0, "GPU": 1.0}], True),
+])
+def test_train_workers_must_fit_the_cluster(overrides: dict[str, str], nodes: list[dict[str, float]],
+                                            fits: bool) -> None:
+    from semindex.training.pipeline import train_resources_problem
+
+    problem = train_resources_problem(load_job_config(None, overrides=overrides, environ={}), nodes)
+    assert (problem is None) == fits, problem
+    if problem:
+        assert "do not fit on this cluster" in problem and "train.num_workers" in problem
+
+
 @pytest.mark.parametrize("word", ["null", "None", ""])
 def test_an_override_can_name_no_file(word: str) -> None:
     cfg = load_job_config(None, overrides={"data.hints": word, "data.unknowns": word}, environ={})

@@ -219,6 +219,12 @@ def test_bad_input_exits_before_work(tmp_path: Path) -> None:
                           cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and f"{typo}: hints file not found" in proc.stderr, proc.stderr[-2000:]
     assert not (tmp_path / "ms").exists()
+    # Workers that the Ray it starts cannot hold: Ray Train waited and retried without end.
+    proc = subprocess.run([sys.executable, "train_job.py", "--mode", "full-train",
+                           "--model-store", str(tmp_path / "ms"), "--set", "train.num_workers=64"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and "do not fit on this cluster" in proc.stderr, proc.stderr[-2000:]
+    assert not (tmp_path / "ms").exists()
 
 
 def test_kill_mid_run_leaves_store_as_it_was(store_dir: Path, tmp_path: Path) -> None:

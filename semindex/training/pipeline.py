@@ -52,7 +52,7 @@ from semindex.encoder import (
     model_fingerprint,
     resolve_model_path,
 )
-from semindex.errors import SemindexError
+from semindex.errors import ConfigError, SemindexError
 from semindex.hints import Hints, load_hints
 from semindex.matcher import Matcher
 from semindex.quality import scored
@@ -246,8 +246,9 @@ def notify(url: str | None, token: str | None, version: str, timeout: float) -> 
         return f"reload failed: {exc}"
 
 
-def init_ray(cfg: JobConfig, address: str | None) -> None:
-    """Join the cluster at ``address`` (``ray job submit`` sets RAY_ADDRESS), else start one.
+def init_ray(cfg: JobConfig, address: str | None) -> bool:
+    """Join the cluster at ``address`` (``ray job submit`` sets RAY_ADDRESS), else start one;
+    True when this call started it (a cluster that cannot grow).
 
     A local Ray gets extra logical CPUs: on a 2-core machine an actor pool holding every
     CPU silently starves the tasks that feed it (ray issue 44687).
@@ -255,12 +256,29 @@ def init_ray(cfg: JobConfig, address: str | None) -> None:
     import ray
 
     if ray.is_initialized():
-        return
+        return False
     if address:
         ray.init(address=address, log_to_driver=True)
-    else:
-        cpus = max(4, (os.cpu_count() or 2) + 2)
-        ray.init(address="local", num_cpus=cpus, include_dashboard=False, log_to_driver=True)
+        return False
+    cpus = max(4, (os.cpu_count() or 2) + 2)
+    ray.init(address="local", num_cpus=cpus, include_dashboard=False, log_to_driver=True)
+    return True
+
+
+def train_resources_problem(cfg: JobConfig, nodes: list[dict[str, float]]) -> str | None:
+    """Why the fine-tune's Ray Train workers cannot be placed on nodes with these total
+    resources (``ray.nodes()``' ``Resources``), else None. Ray Train would wait for them
+    and retry without end."""
+    t = cfg.train
+    per_worker = {"CPU": t.cpus_per_worker, **({"GPU": 1.0} if t.use_gpu else {})}
+    fits = sum(int(min(n.get(r, 0.0) / need for r, need in per_worker.items())) for n in nodes)
+    if fits >= t.num_workers:
+        return None
+    asked = " and ".join(f"{need:g} {r}" for r, need in per_worker.items())
+    have = ", ".join(" + ".join(f"{n.get(r, 0.0):g} {r}" for r in per_worker) for n in nodes)
+    return (f"train.num_workers={t.num_workers} workers of {asked} each do not fit on this "
+            f"cluster (nodes: {have}; {fits} fit): lower train.num_workers or "
+            "train.cpus_per_worker, or add nodes")
 
 
 def run(cfg: JobConfig, *, ray_address: str | None = None,
@@ -288,7 +306,15 @@ def run(cfg: JobConfig, *, ray_address: str | None = None,
         summary.timings = timer.timings
         return summary
 
-    init_ray(cfg, ray_address or cfg.ray_address)
+    started = init_ray(cfg, ray_address or cfg.ray_address)
+    if cfg.mode == "full-train":
+        import ray
+
+        problem = train_resources_problem(cfg, [n["Resources"] for n in ray.nodes() if n.get("Alive")])
+        if problem and started:  # the Ray this job started cannot grow: fail before any work
+            raise ConfigError(problem)
+        if problem:
+            log.warning("%s (waiting for an autoscaler to add them)", problem)
     store = open_store(cfg.model_store)
     split = split_inputs(inputs, cfg)
     use_gpu_embed = _use_gpu(cfg.embed.use_gpu)
