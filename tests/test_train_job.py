@@ -116,6 +116,22 @@ def test_gpu_embedding_needs_a_gpu_in_the_cluster(ray_session: None) -> None:
         embed_texts(["Email"], "hash:8", dim=8, use_gpu=True)
 
 
+def test_embedding_actors_are_capped_at_the_cluster_cpus(ray_session: None,
+                                                         caplog: pytest.LogCaptureFixture) -> None:
+    # Three one-CPU actors per CPU of the test cluster: the pool waited for actors it could not
+    # start (up to wait_for_min_actors_s), then failed.
+    import ray
+
+    from semindex.training.embedding import embed_texts
+
+    cpus = int(ray.cluster_resources()["CPU"])
+    texts = [f"text {i}" for i in range(3 * cpus)]
+    vecs, stats = embed_texts(texts, "hash:8", dim=8, num_actors=3 * cpus)
+    assert vecs.shape == (len(texts), 8) and stats.computed == len(texts)
+    assert 1 <= len(stats.actors) <= cpus
+    assert f"embed.num_actors={3 * cpus} of 1 CPU each: the cluster holds {cpus}" in caplog.text
+
+
 def test_gate_that_must_fail(store_dir: Path, ray_session: None, monkeypatch: pytest.MonkeyPatch) -> None:
     _cwd_root(monkeypatch)
     store = ModelStore(store_dir)

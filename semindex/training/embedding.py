@@ -132,6 +132,14 @@ def embed_texts(texts: list[str], model_path: str, *, dim: int, num_actors: int 
             if gpus < 1:
                 raise ConfigError("embed.use_gpu is set but the Ray cluster has no GPU")
             n_actors = min(n_actors, gpus)
+        else:
+            # Likewise for CPUs: the pool waited (wait_for_min_actors_s) for actors that
+            # the cluster could not hold.
+            fit = int(ray.cluster_resources().get("CPU", 0) // cpus_per_actor)
+            if fit < n_actors:
+                log.warning("embed.num_actors=%d of %g CPU each: the cluster holds %d; using %d",
+                            num_actors, cpus_per_actor, fit, max(1, fit))
+                n_actors = max(1, fit)
         # Start work only when the whole pool is up: otherwise the first actor to load its
         # model takes every block of a small job and the others idle.
         ray.data.DataContext.get_current().wait_for_min_actors_s = 600
