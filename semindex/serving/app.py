@@ -349,7 +349,7 @@ class SemindexService:
                "score": body.score, "model_version": served.version if served else None}
         try:
             await asyncio.to_thread(self.feedback.append, [row])
-        except OSError as exc:  # nothing was written: the client may send it again
+        except OSError as exc:  # not recorded (disk full, the log gone): the client may retry
             log.error("feedback not recorded: %s: %s", self.feedback.path, exc)
             raise HTTPError(503, f"feedback not recorded: cannot write the feedback log "
                                  f"({exc.strerror or exc})") from exc
