@@ -85,8 +85,9 @@ def main(argv: list[str] | None = None) -> int:
     for d in out["matches"] + out["rejected"]:
         v = values.get(d["selector"], {})
         key = d["key"] if d["accepted"] else f"({d['key']})"
+        status = f" ({v['status']})" if v.get("status") not in (None, "filled") else ""
         print(f"{d['selector']:10} {d['text'][:34]:34} {key!s:14} {d['score']:6.2f} {d['reason']:16} "
-              f"{v.get('value', '')}")
+              f"{v.get('value', '')}{status}")
     serve.shutdown()
     ray.shutdown()
     return 0

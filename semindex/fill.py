@@ -1,6 +1,7 @@
 """Turn matches into values from a user profile (the ml-service ``/ml/fill`` rules).
 
-Per match: text is trimmed and cut to ``maxlength``; a ``<select>`` gets the option that
+Per match: text is trimmed and cut to ``maxlength`` (status ``truncated`` when that
+cut something, so a client need not fill a cut e-mail address); a ``<select>`` gets the option that
 matches the value (exact, then normalised, then by embedding when an encoder is given);
 dates are written as ISO for ``type=date`` or in the format the placeholder hints
 (``MM/DD/YYYY``), and a field whose words name one part of a date (the hints file's
@@ -40,8 +41,9 @@ class FillResult:
     selector: str | None
     key: str | None
     value: str
-    # filled | missing | no_option | unparsed_date | pattern_mismatch (the field's pattern,
-    # or for a date part its maxlength, admits no form of the value)
+    # filled | truncated (cut to the field's maxlength) | missing | no_option | unparsed_date
+    # | pattern_mismatch (the field's pattern, or for a date part its maxlength, admits no
+    # form of the value)
     status: str
 
     def to_json(self) -> dict[str, Any]:
@@ -173,14 +175,23 @@ def fill_one(match: Mapping[str, Any], profile: Mapping[str, Any],
     limit = _max_length(match)
     pattern = match.get("pattern")
     if not isinstance(pattern, str) or not pattern:
-        return FillResult(sel, key, value[:limit], "filled")
+        return _cut(sel, key, value, limit)
     for candidate in _pattern_candidates(value):
         ok = pattern_accepts(pattern, candidate[:limit])
         if ok is None:  # unreadable pattern: it says nothing
-            return FillResult(sel, key, value[:limit], "filled")
+            return _cut(sel, key, value, limit)
         if ok:
-            return FillResult(sel, key, candidate[:limit], "filled")
+            return _cut(sel, key, candidate, limit)
     return FillResult(sel, key, "", "pattern_mismatch")
+
+
+def _cut(sel: str | None, key: str | None, value: str, limit: int | None) -> FillResult:
+    """The value as the field can hold it: cut to ``maxlength`` as a browser cuts what is
+    typed, with status ``truncated`` rather than ``filled`` when that cut something — a
+    cut e-mail address or phone number is no longer the user's, and the client decides."""
+    if limit is not None and len(value) > limit:
+        return FillResult(sel, key, value[:limit], "truncated")
+    return FillResult(sel, key, value, "filled")
 
 
 def _pattern_candidates(value: str) -> list[str]:

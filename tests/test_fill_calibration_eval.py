@@ -24,7 +24,8 @@ PROFILE = {"first_name": "  Ada ", "date_of_birth": "1815-12-10", "country": "Un
 
 @pytest.mark.parametrize(("match", "value", "status"), [
     ({"key": "first_name"}, "Ada", "filled"),
-    ({"key": "postal_code", "maxlength": 5}, "10001", "filled"),
+    ({"key": "postal_code", "maxlength": 5}, "10001", "truncated"),  # "1000177" does not fit
+    ({"key": "postal_code", "maxlength": 7}, "1000177", "filled"),
     ({"key": "date_of_birth", "type": "date"}, "1815-12-10", "filled"),
     ({"key": "date_of_birth", "placeholder": "MM/DD/YYYY"}, "12/10/1815", "filled"),
     ({"key": "date_of_birth", "placeholder": "dd.mm.yyyy"}, "10.12.1815", "filled"),
@@ -44,7 +45,8 @@ def test_fill(match: dict[str, Any], value: str, status: str) -> None:
     ("+1 (555) 010-9999", {"pattern": r"\+[0-9]{11}"}, "+15550109999", "filled"),  # separators out
     ("+1 (555) 010-9999", {"pattern": r"[0-9]{11}"}, "15550109999", "filled"),  # digits only
     ("+1 (555) 010-9999", {"pattern": r"[0-9]{10}"}, "", "pattern_mismatch"),
-    ("+1 (555) 010-9999", {"pattern": r"[0-9]{5}", "maxlength": 5}, "15550", "filled"),
+    ("+1 (555) 010-9999", {"pattern": r"[0-9]{5}", "maxlength": 5}, "15550", "truncated"),
+    ("+1 (555) 010-9999", {"pattern": r"[0-9]{11}", "maxlength": 11}, "15550109999", "filled"),
     ("+1 (555) 010-9999", {"pattern": r"[a-z"}, "+1 (555) 010-9999", "filled"),  # unreadable
     ("+1 (555) 010-9999", {"pattern": "x" * 600}, "+1 (555) 010-9999", "filled"),  # too long
 ])

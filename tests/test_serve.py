@@ -109,6 +109,7 @@ def test_classify_and_fill_sample_form(service: Service) -> None:
     tel = next(m for m in matches if m["selector"] == "#tel")
     tel["pattern"] = r"\+[0-9]{12}"  # the page asks for +<digits>: the profile's "+44 20 7946 0018"
     matches.append({"selector": "#tel2", "key": "phone", "pattern": "[0-9]{5}"})  # no form of it fits
+    matches.append({"selector": "#mail2", "key": "email", "maxlength": 6})  # a cut address is no address
     r = service.post("/ml/fill", {"user_profile": FORM["user_profile"], "matches": matches})
     assert r.status_code == 200, r.text
     fills = {f["selector"]: f for f in r.json()["fills"]}
@@ -117,6 +118,9 @@ def test_classify_and_fill_sample_form(service: Service) -> None:
     assert fills["#country"]["value"] == "US"  # the <select> option for the profile value
     assert fills["#tel"]["value"] == "+442079460018" and fills["#tel"]["status"] == "filled"
     assert (fills["#tel2"]["value"], fills["#tel2"]["status"]) == ("", "pattern_mismatch")
+    email = FORM["user_profile"]["email"]
+    assert (fills["#mail2"]["value"], fills["#mail2"]["status"]) == (email[:6], "truncated")
+    assert fills["#mail"]["status"] == "filled"
     rows = (service.logs / "decisions.csv").read_text().splitlines()
     assert rows[0].startswith("timestamp,event,selector,text,key,score,threshold,accepted")
     assert sum(",classify,#fname," in x for x in rows) >= 1 and sum(",fill,#fname," in x for x in rows) >= 1
