@@ -7,7 +7,6 @@ sample form over HTTP, prints the result and stops. ``python -m semindex.demo --
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import secrets
@@ -40,16 +39,17 @@ def main(argv: list[str] | None = None) -> int:
     from ray import serve
 
     from semindex.config import load_job_config
+    from semindex.data import read_json
     from semindex.errors import SemindexError
     from semindex.serving.app import build_app
     from semindex.serving.settings import ServeArgs
-    from semindex.training.pipeline import init_ray, run
+    from semindex.training.pipeline import run
 
     try:
+        form: dict[str, Any] = read_json(args.form, "form file")  # before minutes of training
         cfg = load_job_config(args.config, overrides={"model_store": args.model_store, "mode": args.mode},
                               environ=os.environ)
-        init_ray(cfg, None)
-        summary = run(cfg)
+        summary = run(cfg)  # starts the local Ray that Serve then runs on
     except SemindexError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -72,7 +72,6 @@ def main(argv: list[str] | None = None) -> int:
     deadline = time.time() + 120
     while http.get("/ml/health").status_code != 200 and time.time() < deadline:
         time.sleep(0.5)
-    form: dict[str, Any] = json.loads(Path(args.form).read_text())
     out = http.post("/ml/classify", json={"fields": form["fields"], "form": form.get("form")}).json()
     by_sel = {f["selector"]: f for f in form["fields"]}
     matches = [{"selector": m["selector"], "key": m["key"],
