@@ -27,11 +27,11 @@ def _versions(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(rows, indent=2))
         else:
-            print(f"{'version':22} {'latest':6} {'mode':22} {'accuracy':>8}  created_at")
+            print(f"{'version':22} {'latest':6} {'served':6} {'mode':22} {'accuracy':>8}  created_at")
             for r in rows:
                 acc = "-" if r["accuracy"] is None else f"{r['accuracy']:.3f}"
-                print(f"{r['name']:22} {'*' if r['latest'] else '':6} {r['mode']!s:22} {acc:>8}  "
-                      f"{r['created_at']}")
+                print(f"{r['name']:22} {'*' if r['latest'] else '':6} {'*' if r['served'] else '':6} "
+                      f"{r['mode']!s:22} {acc:>8}  {r['created_at']}")
     elif args.action == "promote":
         if not args.name:
             raise SemindexError("versions promote: give the version name")
@@ -42,7 +42,8 @@ def _versions(args: argparse.Namespace) -> int:
         print(f"latest -> {name}")
     elif args.action == "prune":
         removed = store.prune(args.keep)
-        print(f"removed {len(removed)} version(s): {', '.join(removed) or '-'}")
+        print(f"removed {len(removed)} version(s): {', '.join(removed) or '-'} (kept latest "
+              f"{store.latest_name()} and served {store.served_name()})")
     return 0
 
 

@@ -33,6 +33,7 @@ from semindex.errors import StoreError, VersionNotFound
 from semindex.store import ARTIFACTS, VERSION_RE, ModelStore, VersionInfo, previous_version, prunable
 
 POINTER = "LATEST"
+SERVED = "SERVED"
 HISTORY_DIR = "promotions"
 
 
@@ -129,8 +130,17 @@ class RemoteModelStore:
         return data
 
     def versions(self) -> list[VersionInfo]:
-        latest = self.latest_name()
-        return [VersionInfo(n, Path(self._p(n)), self.manifest(n), n == latest) for n in self.names()]
+        latest, served = self.latest_name(), self.served_name()
+        return [VersionInfo(n, Path(self._p(n)), self.manifest(n), n == latest, n == served)
+                for n in self.names()]
+
+    def served_name(self) -> str | None:
+        path = self._p(SERVED)
+        name = self._read(path).decode().strip() if self._exists(path) else ""
+        return name if VERSION_RE.match(name) else None
+
+    def mark_served(self, name: str) -> None:
+        self._write(self._p(SERVED), (self.validate_name(name) + "\n").encode())
 
     def resolve(self, ref: str = "latest") -> Path:
         """A local copy of ``latest`` or of a named version (downloaded once per node)."""
@@ -193,7 +203,7 @@ class RemoteModelStore:
         return name
 
     def prune(self, keep: int) -> list[str]:
-        doomed = prunable(self.names(), self.latest_name(), keep)
+        doomed = prunable(self.names(), {self.latest_name(), self.served_name()}, keep)
         for n in doomed:
             self.fs.delete_file(self._p(n, "manifest.json"))  # invisible first, then delete
             self.fs.delete_dir(self._p(n))

@@ -6,6 +6,7 @@ Layout::
       v20261122-130501/      model/ index.faiss meta.json thresholds.json metrics.json manifest.json
       latest -> v20261122-130501   (symlink; or a LATEST pointer file where symlinks fail)
       promotions.jsonl       append-only history of promotions (used by rollback)
+      SERVED                 the version the service last committed (kept by prune)
       .staging/              versions being built (invisible to list/resolve)
 
 A version is built under ``.staging/`` and renamed into place only when complete, so a
@@ -35,6 +36,7 @@ VERSION_RE = re.compile(r"^v\d{8}-\d{6}(-\d+)?$")
 LATEST = "latest"
 POINTER_FILE = "LATEST"
 HISTORY = "promotions.jsonl"
+SERVED = "SERVED"
 STAGING = ".staging"
 ARTIFACTS = ("model", "index.faiss", "meta.json", "thresholds.json", "metrics.json",
              "manifest.json")
@@ -46,10 +48,12 @@ class VersionInfo:
     path: Path
     manifest: dict[str, Any]
     is_latest: bool
+    is_served: bool = False
 
     def summary(self) -> dict[str, Any]:
         m = self.manifest
-        return {"name": self.name, "latest": self.is_latest, "created_at": m.get("created_at"),
+        return {"name": self.name, "latest": self.is_latest, "served": self.is_served,
+                "created_at": m.get("created_at"),
                 "parent": m.get("parent_version"), "base_model": m.get("base_model"),
                 "mode": m.get("mode"), "accuracy": m.get("metrics", {}).get("accuracy")}
 
@@ -156,8 +160,22 @@ class ModelStore:
         return data
 
     def versions(self) -> list[VersionInfo]:
-        latest = self.latest_name()
-        return [VersionInfo(n, self.root / n, self.manifest(n), n == latest) for n in self.names()]
+        latest, served = self.latest_name(), self.served_name()
+        return [VersionInfo(n, self.root / n, self.manifest(n), n == latest, n == served)
+                for n in self.names()]
+
+    def served_name(self) -> str | None:
+        """The version the service following this store last committed (:meth:`mark_served`)."""
+        try:
+            name = (self.root / SERVED).read_text().strip()
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        return name if VERSION_RE.match(name) else None
+
+    def mark_served(self, name: str) -> None:
+        """Record that the service serves ``name``, so that :meth:`prune` keeps it after
+        ``latest`` moved on (a reload to an older version, a promotion not yet reloaded)."""
+        write_bytes(self.root / SERVED, (self.validate_name(name) + "\n").encode())
 
     # -- promote / rollback / prune --------------------------------------------
     def promote(self, name: str, reason: str = "promote") -> str | None:
@@ -205,8 +223,8 @@ class ModelStore:
         return name
 
     def prune(self, keep: int) -> list[str]:
-        """Delete all but the newest ``keep`` versions; never the one ``latest`` names."""
-        doomed = prunable(self.names(), self.latest_name(), keep)
+        """Delete all but the newest ``keep`` versions; never ``latest`` or the served one."""
+        doomed = prunable(self.names(), {self.latest_name(), self.served_name()}, keep)
         for n in doomed:
             trash = self.root / STAGING / f"{n}.deleting-{uuid.uuid4().hex[:8]}"
             (self.root / STAGING).mkdir(exist_ok=True)
@@ -231,11 +249,11 @@ def previous_version(history: list[dict[str, Any]], names: list[str], current: s
     return older[-1]
 
 
-def prunable(names: list[str], latest: str | None, keep: int) -> list[str]:
-    """All but the newest ``keep`` versions, never ``latest``."""
+def prunable(names: list[str], kept: set[str | None], keep: int) -> list[str]:
+    """All but the newest ``keep`` versions, never one of ``kept`` (latest, served)."""
     if keep < 1:
         raise StoreError("prune: keep must be at least 1")
-    return [n for n in names[:-keep] if n != latest]
+    return [n for n in names[:-keep] if n not in kept]
 
 
 def _fsync_dir(path: Path) -> None:

@@ -29,6 +29,14 @@ def test_versions_commands(store: ModelStore, capsys: pytest.CaptureFixture[str]
     assert store.latest_name() == names[1]
     assert main(["--store", str(store.root), "versions", "promote", names[0]]) == 0
     assert store.latest_name() == names[0]
+    capsys.readouterr()
+    store.mark_served(names[1])  # a service still serves the version latest moved away from
+    assert main(["--store", str(store.root), "versions", "list", "--json"]) == 0
+    assert [r["served"] for r in json.loads(capsys.readouterr().out)] == [False, True, False]
+    assert main(["--store", str(store.root), "versions", "prune", "--keep", "1"]) == 0
+    assert f"kept latest {names[0]} and served {names[1]}" in capsys.readouterr().out
+    assert store.names() == names
+    store.mark_served(names[0])
     assert main(["--store", str(store.root), "versions", "prune", "--keep", "1"]) == 0
     assert store.names() == [names[0], names[2]]
     assert main(["--store", str(store.root), "versions", "promote", "../x"]) == 2

@@ -343,6 +343,7 @@ def test_bad_version_is_refused_and_old_keeps_serving(service: Service, which: s
     assert r.status_code == status, r.text
     assert message in r.text
     assert service.served_versions(20) == before
+    assert {service.store.served_name()} == before  # a refused reload records nothing
     ok = service.post("/ml/classify", {"fields": [{"label": "Email"}]})
     assert ok.status_code == 200 and ok.json()["model_version"] in before
 
@@ -379,9 +380,12 @@ def test_hot_swap_under_load(service: Service) -> None:
     reg = service.http.get("/ml/registry", headers={"Authorization": f"Bearer {ADMIN}"}).json()
     assert reg["committed"] == target
     assert [s["serving"] for s in reg["replicas"].values()] == [target, target]
-    # Reloading the older version is the rollback.
+    assert service.store.served_name() == target
+    # Reloading the older version is the rollback; the store records it, so pruning keeps it.
     back = _reload(service, start)
     assert back.status_code == 200 and service.served_versions(20) == {start}
+    assert service.store.served_name() == start
+    assert start in {v.name for v in service.store.versions() if v.is_served}
 
 
 def test_reload_default_is_latest(service: Service) -> None:

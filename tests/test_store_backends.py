@@ -56,8 +56,15 @@ def test_create_resolve_promote_rollback_prune(tmp_path: Path, tiny: Any,
     assert store.rollback() == a
     c = _build(store, tiny)
     store.promote(a)
-    assert store.prune(keep=1) == [b]  # never the one latest names
+    assert store.served_name() is None
+    store.mark_served(b)  # a service reloaded b without promoting it
+    assert store.served_name() == b and [v.is_served for v in store.versions()] == [False, True, False]
+    assert store.prune(keep=1) == []  # never the one latest names, nor the one served
+    store.mark_served(a)
+    assert store.prune(keep=1) == [b]
     assert store.names() == [a, c]
+    with pytest.raises(StoreError):
+        store.mark_served("../x")
 
 
 @pytest.mark.parametrize("make", BACKENDS)

@@ -168,6 +168,7 @@ class SemindexService:
                     chosen = ray.get(self.registry.propose_initial.remote(target))
                     if chosen != target:
                         self._swap(load_served(self.store, chosen, self.args.encoder))
+                    self._record_served(chosen)
             except SemindexError as exc:
                 self.m_failures.inc()
                 self._reason = f"cannot load version {target}: {exc}"
@@ -186,6 +187,14 @@ class SemindexService:
         del old
         release_memory()
         log.info("replica %s now serves %s", self.replica_id, served.version)
+
+    def _record_served(self, version: str) -> None:
+        """Tell the store which version the service serves, so that pruning keeps it."""
+        try:
+            self.store.mark_served(version)
+        except (OSError, SemindexError) as exc:  # a read-only store can still be served
+            log.warning("cannot record the served version %s in %s: %s", version,
+                        self.settings.store_root, exc)
 
     def _load_in_background(self, version: str, attempt: str | None) -> None:
         def work() -> None:
@@ -400,6 +409,8 @@ class SemindexService:
         await asyncio.to_thread(self.store.resolve, name)  # refuses bad names, escapes, unknown
         result = await self.registry.reload.remote(name, self.args.reload_timeout_s)
         self.m_reloads.inc(tags={"outcome": "ok" if result.get("ok") else "refused"})
+        if result.get("ok"):
+            await asyncio.to_thread(self._record_served, name)
         status = 200 if result.pop("ok") else int(result.pop("status", 500))
         return JSONResponse(result, status_code=status)
 
