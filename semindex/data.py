@@ -295,6 +295,22 @@ class Feedback:
                 if r.correct and r.matched_key == UNKNOWN and normalize(r.query) not in keyed]
 
 
+#: A CSV cell that begins with one of these is a formula to a spreadsheet (CSV injection:
+#: a logged query ``=HYPERLINK(...)`` would run when a reviewer opens the log). The logs
+#: write such a cell behind a quote, as spreadsheets do, and the reader takes it off.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: str) -> str:
+    """``value`` as a CSV cell that a spreadsheet shows as text."""
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
+
+
+def from_csv_cell(value: str) -> str:
+    """The text a :func:`csv_cell` holds (other cells are returned as they are)."""
+    return value[1:] if value.startswith("'") and value[1:].startswith(FORMULA_STARTS) else value
+
+
 def parse_verdict(value: str) -> bool | None:
     v = value.strip().lower()
     if v in TRUE_WORDS:
@@ -339,8 +355,8 @@ def load_feedback(path: str | Path | None, *, known_keys: Sequence[str] | None =
             problem = None
             if None in rec:
                 problem = "more cells than header columns"
-            query = (rec.get(qcol) or "").strip()
-            key = (rec.get("matched_key") or "").strip()
+            query = from_csv_cell((rec.get(qcol) or "").strip())
+            key = from_csv_cell((rec.get("matched_key") or "").strip())
             verdict = parse_verdict(rec.get("correct") or "")
             if problem is None and not query:
                 problem = f"empty {qcol}"
@@ -359,7 +375,7 @@ def load_feedback(path: str | Path | None, *, known_keys: Sequence[str] | None =
             elif known is not None and key not in known:
                 unknown[key] = unknown.get(key, 0) + 1
                 continue
-            context = {k: (v or "") for k, v in rec.items()
+            context = {k: from_csv_cell(v or "") for k, v in rec.items()
                        if k not in (qcol, "matched_key", "correct") and isinstance(k, str)}
             rows.append(FeedbackRow(query, key, bool(verdict), line, context))
     for msg in problems:

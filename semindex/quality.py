@@ -26,6 +26,7 @@ from semindex.data import (
     UNKNOWN,
     Canonical,
     LabelledRow,
+    csv_cell,
     load_canonical,
     load_eval_rows,
     with_synonyms,
@@ -127,10 +128,10 @@ def reviewer_feedback(matcher: Matcher, rows: list[LabelledRow], path: Path) -> 
             if not text:
                 continue
             # The decision, "unknown" included, is confirmed or rejected ...
-            w.writerow([text, pred or UNKNOWN, "yes" if pred == row.expected else "no"])
+            w.writerow([csv_cell(text), pred or UNKNOWN, "yes" if pred == row.expected else "no"])
             n += 1
             if pred != row.expected:  # ... and a wrong one corrected.
-                w.writerow([text, row.expected or UNKNOWN, "yes"])
+                w.writerow([csv_cell(text), row.expected or UNKNOWN, "yes"])
                 n += 1
     return n
 

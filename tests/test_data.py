@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import csv
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -137,6 +139,22 @@ def test_feedback_with_a_byte_order_mark(tmp_path: Path) -> None:
     assert p.read_bytes().startswith(b"\xef\xbb\xbf")
     fb = load_feedback(p, known_keys=["first_name"])
     assert [(r.query, r.matched_key, r.correct) for r in fb.rows] == [("Prénom", "first_name", True)]
+
+
+def test_formula_cells_are_quoted_in_the_logs_and_read_back(tmp_path: Path) -> None:
+    """A query a spreadsheet would run (``=HYPERLINK(...)``) is logged behind a quote, and
+    training reads the text that was sent."""
+    from semindex.serving.logs import feedback_log
+
+    texts = ["=HYPERLINK(\"http://x\",\"y\")", "+49 phone", "-Select-", "@user", "'quoted", "Zip"]
+    p = tmp_path / "feedback.csv"
+    feedback_log(str(p)).append([{"query": t, "matched_key": "postal_code", "correct": "yes",
+                                  "selector": t} for t in texts])
+    cells = [row[1] for row in csv.reader(io.StringIO(p.read_text()))][1:]
+    assert cells == ["'=HYPERLINK(\"http://x\",\"y\")", "'+49 phone", "'-Select-", "'@user",
+                     "'quoted", "Zip"]  # a spreadsheet shows text, runs nothing
+    fb = load_feedback(p, known_keys=["postal_code"], strict=True)
+    assert [r.query for r in fb.rows] == texts and [r.context["selector"] for r in fb.rows] == texts
 
 
 def _csv(tmp_path: Path, text: str) -> Path:

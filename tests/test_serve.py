@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import threading
 import time
@@ -302,7 +304,8 @@ def test_concurrent_feedback_is_logged_exactly(service: Service) -> None:
         c = httpx.Client(base_url=str(service.http.base_url), timeout=60)
         for i in range(15):
             key = "postal_code" if i % 2 else "unknown" if i % 4 == 0 else "city"  # unknown: none
-            row = (f"query {n}-{i}, with \"quotes\"", key, i % 3 != 0)
+            formula = "=+-@"[i % 4] if i % 3 == 0 else ""  # a spreadsheet would run these
+            row = (f"{formula}query {n}-{i}, with \"quotes\"", key, i % 3 != 0)
             r = c.post("/ml/feedback", json={"query": row[0], "matched_key": row[1], "correct": row[2],
                                              "selector": f"#s{n}"},
                        headers={"Authorization": f"Bearer {CLIENT}"})
@@ -319,8 +322,12 @@ def test_concurrent_feedback_is_logged_exactly(service: Service) -> None:
     assert not errors
     fb = load_feedback(service.logs / "feedback.csv")
     assert not fb.problems
-    logged = Counter((r.query, r.matched_key, r.correct) for r in fb.rows if r.query.startswith("query "))
+    logged = Counter((r.query, r.matched_key, r.correct) for r in fb.rows
+                     if r.query.lstrip("=+-@").startswith("query "))
     assert logged == Counter(sent) and len(sent) == 120
+    raw = list(csv.reader(io.StringIO((service.logs / "feedback.csv").read_text())))
+    assert not [row for row in raw if row[1].startswith(("=", "+", "-", "@"))]
+    assert sum(row[1].startswith("'=query") for row in raw) == 8 * 2  # i = 0, 12 per client
     assert {k for _, k, _ in logged} == {"postal_code", "city", "unknown"}
     assert {q for q, k, ok in sent if k == "unknown" and ok} <= set(fb.unknowns())
 

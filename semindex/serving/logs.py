@@ -1,4 +1,8 @@
-"""The decision log and the feedback log: CSV, append-only, safe for many writers."""
+"""The decision log and the feedback log: CSV, append-only, safe for many writers.
+
+A text cell that a spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@`` first) is
+written behind a quote (:func:`semindex.data.csv_cell`); the feedback reader takes it off.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from semindex.atomic import append_locked
-from semindex.data import FEEDBACK_COLUMNS
+from semindex.data import FEEDBACK_COLUMNS, csv_cell
 
 DECISION_COLUMNS = ("timestamp", "event", "selector", "text", "key", "score", "threshold",
                     "accepted", "reason", "model_version")
@@ -23,7 +27,7 @@ def _csv_bytes(rows: Iterable[Sequence[Any]]) -> bytes:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     for row in rows:
-        writer.writerow(["" if v is None else v for v in row])
+        writer.writerow(["" if v is None else csv_cell(v) if isinstance(v, str) else v for v in row])
     return buf.getvalue().encode("utf-8")
 
 
