@@ -186,6 +186,14 @@ class RemoteModelStore:
                     json.dumps(entry).encode())
         return previous
 
+    def promote_if(self, name: str, expected: str | None, reason: str = "promote") -> bool:
+        """Promote ``name`` only if ``latest`` is still ``expected``. An object store has no
+        lock: two promotions within the same moment can still both pass the check."""
+        if self.latest_name() != expected:
+            return False
+        self.promote(name, reason)
+        return True
+
     def history(self) -> list[dict[str, Any]]:
         infos = self.fs.get_file_info(pafs.FileSelector(self._p(HISTORY_DIR), allow_not_found=True))
         out = []

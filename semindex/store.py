@@ -7,6 +7,7 @@ Layout::
       latest -> v20261122-130501   (symlink; or a LATEST pointer file where symlinks fail)
       promotions.jsonl       append-only history of promotions (used by rollback)
       SERVED                 the version the service last committed (kept by prune)
+      .lock                  held while latest moves (promote, rollback)
       .staging/              versions being built (invisible to list/resolve)
 
 A version is built under ``.staging/`` and renamed into place only when complete, so a
@@ -29,7 +30,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from semindex.atomic import append_locked, write_bytes
+from semindex.atomic import append_locked, locked, write_bytes
 from semindex.errors import StoreError, VersionNotFound
 
 VERSION_RE = re.compile(r"^v\d{8}-\d{6}(-\d+)?$")
@@ -37,6 +38,7 @@ LATEST = "latest"
 POINTER_FILE = "LATEST"
 HISTORY = "promotions.jsonl"
 SERVED = "SERVED"
+LOCK = ".lock"
 STAGING = ".staging"
 ARTIFACTS = ("model", "index.faiss", "meta.json", "thresholds.json", "metrics.json",
              "manifest.json")
@@ -181,6 +183,20 @@ class ModelStore:
     def promote(self, name: str, reason: str = "promote") -> str | None:
         """Point ``latest`` at ``name`` atomically; returns the previous latest."""
         self.resolve(name)
+        with locked(self.root / LOCK):
+            return self._promote(name, reason)
+
+    def promote_if(self, name: str, expected: str | None, reason: str = "promote") -> bool:
+        """Promote ``name`` only if ``latest`` is still ``expected`` (compare and swap under
+        the store's lock): a job gated against one latest must not replace another."""
+        self.resolve(name)
+        with locked(self.root / LOCK):
+            if self.latest_name() != expected:
+                return False
+            self._promote(name, reason)
+            return True
+
+    def _promote(self, name: str, reason: str) -> str | None:
         previous = self.latest_name()
         self._set_latest(name)
         entry = {"at": datetime.now(timezone.utc).isoformat(), "version": name,

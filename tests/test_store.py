@@ -127,3 +127,31 @@ with store.create() as (name, staging):
     assert proc.returncode == 9
     assert store.names() == [a] and store.latest_name() == a
     assert len(list((store.root / ".staging").iterdir())) == 1  # debris only in staging
+
+
+def test_promotion_is_gated_again_when_latest_moved(tmp_path: Path, tiny) -> None:  # type: ignore[no-untyped-def]
+    """A job gated against one latest must not replace another that came meanwhile."""
+    from semindex.training.pipeline import promote_gated
+
+    store = ModelStore(tmp_path / "ms")
+    parent, mine, other = (_build(store, tiny) for _ in range(3))
+    accuracy = {parent: 0.5, other: 0.9}
+    scored: list[str | None] = []
+
+    def score(version: str | None) -> dict[str, float] | None:
+        scored.append(version)
+        return None if version is None else {"accuracy": accuracy[version]}
+
+    def gate(old: dict[str, float] | None) -> tuple[bool, str]:  # mine scores 0.8
+        return (old is None or 0.8 >= old["accuracy"]), "gate"
+
+    store.promote(parent)
+    assert promote_gated(store, mine, parent, "first gate", score, gate, "train") == (True, "first gate")
+    assert store.latest_name() == mine and scored == []
+    store.promote(other)  # another job promoted a better version while this one ran
+    ok, why = promote_gated(store, mine, parent, "first gate", score, gate, "train")
+    assert not ok and f"latest moved to {other}" in why and store.latest_name() == other
+    assert scored == [other]
+    accuracy[other] = 0.6  # ... or a worse one: this version passes against it, and wins
+    ok, why = promote_gated(store, mine, parent, "first gate", score, gate, "train")
+    assert ok and f"latest moved to {other}" in why and store.latest_name() == mine

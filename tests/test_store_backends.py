@@ -68,6 +68,21 @@ def test_create_resolve_promote_rollback_prune(tmp_path: Path, tiny: Any,
 
 
 @pytest.mark.parametrize("make", BACKENDS)
+def test_promote_if_latest_is_still_the_one_expected(tmp_path: Path, tiny: Any,
+                                                     make: Callable[[Path], Any]) -> None:
+    store = make(tmp_path)
+    a = _build(store, tiny, promote=False)
+    b = _build(store, tiny, promote=False)
+    assert store.promote_if(a, None, reason="job 1")  # nothing promoted yet, as expected
+    assert not store.promote_if(b, None, reason="job 2")  # gated against no latest: a came first
+    assert store.latest_name() == a
+    assert store.promote_if(b, a, reason="job 2, gated again") and store.latest_name() == b
+    assert [h["reason"] for h in store.history()] == ["job 1", "job 2, gated again"]
+    with pytest.raises(VersionNotFound):
+        store.promote_if("v20990101-000000", b)
+
+
+@pytest.mark.parametrize("make", BACKENDS)
 def test_names_cannot_escape(tmp_path: Path, make: Callable[[Path], Any]) -> None:
     store = make(tmp_path)
     for name in ("../etc", "v20260101-000000/../../x", "", "/abs"):

@@ -132,6 +132,30 @@ def test_embedding_actors_are_capped_at_the_cluster_cpus(ray_session: None,
     assert f"embed.num_actors={3 * cpus} of 1 CPU each: the cluster holds {cpus}" in caplog.text
 
 
+def test_latest_that_moves_during_the_job_is_gated_against(tmp_path: Path, ray_session: None,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another promotion between this job's gate and its promotion: the job scores the new
+    latest and gates against it before it replaces it (it passed against none)."""
+    from semindex.artifacts import build_local_version
+    from semindex.data import load_canonical
+    from semindex.encoder import HashEncoder
+
+    _cwd_root(monkeypatch)
+    store = ModelStore(tmp_path / "ms")
+    moved: list[str] = []
+
+    def other_job(stage: str) -> None:
+        if stage == "commit":  # this job's version is built and gated; promotion is next
+            moved.append(build_local_version(store, load_canonical(ROOT / "data/sample/canonical.json"),
+                                             "hash:32", HashEncoder(32)))
+
+    summary = run(_cfg(store.root, "build-index", **{"gate.min_accuracy": "0"}), on_stage=other_job)
+    assert moved and moved[0] != summary.version
+    assert summary.promoted and store.latest_name() == summary.version
+    assert f"latest moved to {moved[0]} while this job ran; against it: accuracy" in summary.reason
+    assert [h["version"] for h in store.history()] == [moved[0], summary.version]
+
+
 def test_gate_that_must_fail(store_dir: Path, ray_session: None, monkeypatch: pytest.MonkeyPatch) -> None:
     _cwd_root(monkeypatch)
     store = ModelStore(store_dir)

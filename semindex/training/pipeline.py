@@ -56,7 +56,7 @@ from semindex.errors import ConfigError, SemindexError
 from semindex.hints import Hints, load_hints
 from semindex.matcher import Matcher
 from semindex.quality import scored
-from semindex.remote_store import open_store
+from semindex.remote_store import AnyStore, open_store
 from semindex.splits import split_by_group
 from semindex.text import main_part, normalize
 from semindex.training.embedding import EmbedStats, embed_texts, write_embeddings
@@ -472,12 +472,16 @@ def run(cfg: JobConfig, *, ray_address: str | None = None,
         with timer.step("evaluate"):
             bundle = replace(bundle, thresholds=thresholds)  # the index is built once, above
             new = scored(Matcher(bundle), split.eval_rows)
-            old = None
-            if parent is not None:
+            def score_latest(version: str | None) -> dict[str, Any] | None:
+                if version is None:
+                    return None
                 try:
-                    old = scored(Matcher(load_bundle(store.resolve(parent))), split.eval_rows)
+                    return scored(Matcher(load_bundle(store.resolve(version))), split.eval_rows)
                 except SemindexError as exc:
-                    log.warning("cannot evaluate current latest %s: %s", parent, exc)
+                    log.warning("cannot evaluate current latest %s: %s", version, exc)
+                    return None
+
+            old = score_latest(parent)
             promote, reason = gate(new, old, cfg.gate.min_accuracy, cfg.gate.tolerance)
             metrics = {"new": new, "latest": old, "latest_version": parent,
                        "eval_rows": len(split.eval_rows), "gate": {"promote": promote,
@@ -494,7 +498,11 @@ def run(cfg: JobConfig, *, ray_address: str | None = None,
     # The version is now complete and visible; only promotion remains.
     summary.reason = reason
     if promote:
-        store.promote(name, reason=f"train {cfg.mode}")
+        promote, summary.reason = promote_gated(
+            store, name, parent, reason, score_latest,
+            lambda old: gate(new, old, cfg.gate.min_accuracy, cfg.gate.tolerance),
+            reason=f"train {cfg.mode}")
+    if promote:
         summary.promoted = True
         stage("promoted")
         with timer.step("notify"):
@@ -502,6 +510,28 @@ def run(cfg: JobConfig, *, ray_address: str | None = None,
                                             cfg.notify.timeout_s)
     summary.timings = timer.timings
     return summary
+
+
+def promote_gated(store: AnyStore, name: str, parent: str | None, why: str,
+                  score: Callable[[str | None], dict[str, Any] | None],
+                  gate_against: Callable[[dict[str, Any] | None], tuple[bool, str]],
+                  reason: str, attempts: int = 3) -> tuple[bool, str]:
+    """Promote ``name``, which passed the gate against ``parent`` (``why``), only while
+    ``latest`` is still ``parent``. If another job or an operator moved ``latest`` meanwhile,
+    the version is scored against the new latest (``score``, ``gate_against``) and promoted
+    only if it passes again. Returns (promoted, why)."""
+    for _ in range(attempts):
+        if store.promote_if(name, parent, reason=reason):
+            return True, why
+        moved = store.latest_name()
+        log.warning("latest moved from %s to %s while this job ran: gating %s again",
+                    parent, moved, name)
+        parent = moved
+        ok, why = gate_against(score(parent))
+        why = f"latest moved to {parent} while this job ran; against it: {why}"
+        if not ok:
+            return False, why
+    return False, f"latest kept moving while this job ran (last {parent}): not promoted"
 
 
 def gate(new: dict[str, Any], old: dict[str, Any] | None, min_accuracy: float,
