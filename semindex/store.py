@@ -184,6 +184,7 @@ class ModelStore:
         """Point ``latest`` at ``name`` atomically; returns the previous latest."""
         self.resolve(name)
         with locked(self.root / LOCK):
+            self.resolve(name)  # and still there: prune holds the same lock
             return self._promote(name, reason)
 
     def promote_if(self, name: str, expected: str | None, reason: str = "promote") -> bool:
@@ -191,6 +192,7 @@ class ModelStore:
         the store's lock): a job gated against one latest must not replace another."""
         self.resolve(name)
         with locked(self.root / LOCK):
+            self.resolve(name)
             if self.latest_name() != expected:
                 return False
             self._promote(name, reason)
@@ -240,12 +242,16 @@ class ModelStore:
 
     def prune(self, keep: int) -> list[str]:
         """Delete all but the newest ``keep`` versions; never ``latest`` or the served one."""
-        doomed = prunable(self.names(), {self.latest_name(), self.served_name()}, keep)
-        for n in doomed:
-            trash = self.root / STAGING / f"{n}.deleting-{uuid.uuid4().hex[:8]}"
-            (self.root / STAGING).mkdir(exist_ok=True)
-            os.rename(self.root / n, trash)  # disappear atomically, then delete
-            shutil.rmtree(trash, ignore_errors=True)
+        if not self.root.is_dir():
+            prunable([], set(), keep)  # still refuses a bad ``keep``
+            return []
+        with locked(self.root / LOCK):  # latest cannot move to a version being deleted
+            doomed = prunable(self.names(), {self.latest_name(), self.served_name()}, keep)
+            for n in doomed:
+                trash = self.root / STAGING / f"{n}.deleting-{uuid.uuid4().hex[:8]}"
+                (self.root / STAGING).mkdir(exist_ok=True)
+                os.rename(self.root / n, trash)  # disappear atomically, then delete
+                shutil.rmtree(trash, ignore_errors=True)
         staging = self.root / STAGING
         if staging.exists():  # debris of killed runs older than an hour
             for p in staging.iterdir():

@@ -3,6 +3,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -155,3 +156,37 @@ def test_promotion_is_gated_again_when_latest_moved(tmp_path: Path, tiny) -> Non
     accuracy[other] = 0.6  # ... or a worse one: this version passes against it, and wins
     ok, why = promote_gated(store, mine, parent, "first gate", score, gate, "train")
     assert ok and f"latest moved to {other}" in why and store.latest_name() == mine
+
+
+def test_prune_and_promote_take_the_store_lock(tmp_path: Path, tiny) -> None:  # type: ignore[no-untyped-def]
+    """While one process moves latest, another cannot prune (or promote) under it; whichever
+    goes first, latest never names a deleted version."""
+    import threading
+
+    from semindex.atomic import locked
+    from semindex.store import LOCK
+
+    store = ModelStore(tmp_path / "ms")
+    names = [_build(store, tiny) for _ in range(3)]
+    done: list[str] = []
+
+    def attempt(what: str, call: Callable[[], object]) -> None:
+        try:
+            call()
+            done.append(what)
+        except VersionNotFound:  # pruned first: the promotion is refused, not dangling
+            done.append(f"{what} refused")
+
+    with locked(store.root / LOCK):
+        workers = [threading.Thread(target=attempt, args=("prune", lambda: store.prune(keep=1))),
+                   threading.Thread(target=attempt, args=("promote", lambda: store.promote(names[0])))]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join(0.5)
+        assert done == []  # both wait for the lock
+    for w in workers:
+        w.join(10)
+    assert sorted(done) in (["promote", "prune"], ["promote refused", "prune"])
+    assert store.latest_name() in store.names()
+    assert store.latest_name() == (names[0] if "promote" in done else names[2])
