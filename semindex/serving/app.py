@@ -192,7 +192,7 @@ class SemindexService:
         """Tell the store which version the service serves, so that pruning keeps it."""
         try:
             self.store.mark_served(version)
-        except (OSError, SemindexError) as exc:  # a read-only store can still be served
+        except Exception as exc:  # best effort: a read-only store can still be served
             log.warning("cannot record the served version %s in %s: %s", version,
                         self.settings.store_root, exc)
 
