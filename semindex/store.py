@@ -7,7 +7,7 @@ Layout::
       latest -> v20261122-130501   (symlink; or a LATEST pointer file where symlinks fail)
       promotions.jsonl       append-only history of promotions (used by rollback)
       SERVED                 the version the service last committed (kept by prune)
-      .lock                  held while latest moves (promote, rollback)
+      .lock                  held while latest moves (promote, rollback) and during prune
       .staging/              versions being built (invisible to list/resolve)
 
 A version is built under ``.staging/`` and renamed into place only when complete, so a
@@ -243,8 +243,7 @@ class ModelStore:
     def prune(self, keep: int) -> list[str]:
         """Delete all but the newest ``keep`` versions; never ``latest`` or the served one."""
         if not self.root.is_dir():
-            prunable([], set(), keep)  # still refuses a bad ``keep``
-            return []
+            return prunable([], set(), keep)  # nothing to delete; a bad ``keep`` still refused
         with locked(self.root / LOCK):  # latest cannot move to a version being deleted
             doomed = prunable(self.names(), {self.latest_name(), self.served_name()}, keep)
             for n in doomed:
