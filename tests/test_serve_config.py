@@ -45,3 +45,58 @@ def test_a_log_dir_that_is_a_file_is_refused(tmp_path: Path) -> None:
     (tmp_path / "logs").write_text("")
     with pytest.raises(ConfigError, match="logs: log_dir is not a directory"):
         resolve_settings(ServeArgs(log_dir=str(tmp_path / "logs")))
+
+
+@pytest.mark.parametrize(("train_url", "configured", "expected"), [
+    ("http://127.0.0.1:8000/ml/train", None, "http://127.0.0.1:8000/ml/reload"),
+    ("https://forms.example:443/semindex/ml/train/?x=1", None, "https://forms.example:443/semindex/ml/reload"),
+    ("http://127.0.0.1:8000/ml/train", "http://svc:8000/ml/reload", "http://svc:8000/ml/reload"),
+])
+def test_jobs_started_by_the_service_reload_it(train_url: str, configured: str | None,
+                                               expected: str) -> None:
+    from semindex.serving.jobs import reload_url
+
+    assert reload_url(train_url, configured) == expected
+
+
+def test_the_training_job_reload_notification_retries_a_busy_service() -> None:
+    """A real HTTP server answers 409 (a reload in progress), then 200; a 422 is not retried."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from semindex.training.pipeline import notify
+
+    answers: list[int] = []
+    seen: list[tuple[str, str | None, dict[str, str]]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            seen.append((self.path, self.headers.get("Authorization"), body))
+            code = answers.pop(0)
+            self.send_response(code)
+            self.end_headers()
+            self.wfile.write(json.dumps({"error": "busy"} if code != 200 else {"ok": True}).encode())
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_port}/ml/reload"
+    try:
+        answers[:] = [409, 503, 200]
+        assert notify(url, "tok", "v20260101-000000", 5, wait_s=0.01) == "reload answered 200 (try 3)"
+        assert seen == [("/ml/reload", "Bearer tok", {"version": "v20260101-000000"})] * 3
+        answers[:] = [422]
+        assert notify(url, None, "v20260101-000000", 5, wait_s=0.01).startswith("reload failed: 422")
+        answers[:] = [409] * 2
+        assert notify(url, None, "v20260101-000000", 5, attempts=2, wait_s=0.01).startswith(
+            "reload failed: 409")
+        assert answers == []
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert notify(url, None, "v20260101-000000", 5).startswith("reload failed")  # nobody listens
+    assert notify(None, None, "v20260101-000000", 5) == "no reload URL configured"

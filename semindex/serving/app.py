@@ -425,9 +425,10 @@ class SemindexService:
     async def train(self, request: Request, body: TrainIn | None = None) -> JSONResponse:
         """Submit ``train_job.py`` as a Ray job; poll ``Location`` for its status."""
         self._auth(request, "admin")
-        from semindex.serving.jobs import submit_training
+        from semindex.serving.jobs import reload_url, submit_training
 
-        job_id = await asyncio.to_thread(submit_training, self.settings, body or TrainIn())
+        job_id = await asyncio.to_thread(submit_training, self.settings, body or TrainIn(),
+                                         reload_url(str(request.url), self.args.reload_url))
         return JSONResponse({"id": job_id, "status": "PENDING"}, status_code=202,
                             headers={"Location": f"/ml/train/{job_id}"})
 

@@ -29,7 +29,20 @@ def _client(settings: Settings) -> Any:
         raise NotReady(f"cannot reach the Ray dashboard at {url}: {exc}") from exc
 
 
-def submit_training(settings: Settings, req: TrainIn) -> str:
+def reload_url(train_url: str, configured: str | None = None) -> str:
+    """The URL a training job POSTs its new version to: ``configured``, else ``/ml/reload``
+    beside the ``/ml/train`` URL the request came in on (same scheme, host and prefix)."""
+    if configured:
+        return configured
+    base = train_url.split("?", 1)[0].rstrip("/")
+    if not base.endswith("/ml/train"):
+        raise SemindexError(f"cannot derive the reload URL from {train_url!r}: set args.reload_url")
+    return base[: -len("/ml/train")] + "/ml/reload"
+
+
+def submit_training(settings: Settings, req: TrainIn, reload_to: str | None = None) -> str:
+    """Submit ``train_job.py`` as a Ray job; with ``reload_to``, the job POSTs its promoted
+    version there (with the admin token), as a job run by hand does with SEMINDEX_RELOAD_URL."""
     if req.mode not in _MODES:
         raise SemindexError(f"mode: {req.mode!r} is not one of {', '.join(_MODES)}")
     parts = ["python", "train_job.py", "--config", settings.args.train_config, "--mode", req.mode,
@@ -39,6 +52,8 @@ def submit_training(settings: Settings, req: TrainIn) -> str:
             raise SemindexError(f"overrides: invalid key {key!r}")
         parts += ["--set", f"{key}={value}"]
     env = {"HF_HUB_OFFLINE": "1"}
+    if reload_to:
+        env["SEMINDEX_RELOAD_URL"] = reload_to
     if settings.admin_token:
         env["SEMINDEX_ADMIN_TOKEN"] = settings.admin_token
     client = _client(settings)

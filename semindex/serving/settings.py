@@ -36,6 +36,9 @@ class ServeArgs(BaseModel):
     poll_interval_s: float = Field(0.5, gt=0)
     reload_timeout_s: float = Field(180, gt=0)
     dashboard_url: str = "http://127.0.0.1:8265"
+    reload_url: str | None = Field(None, description="where a job started by POST /ml/train "
+                                   "tells this service to reload (default: the /ml/reload beside "
+                                   "the /ml/train URL the request came in on)")
     train_config: str = "configs/train.yaml"
     project_dir: str = "."
     replica_resources: dict[str, float] = Field(default_factory=dict,

@@ -230,20 +230,33 @@ def calibration_examples(matcher: Matcher, calib: list[Any], records: list[Synon
     return examples, lex_pairs
 
 
-def notify(url: str | None, token: str | None, version: str, timeout: float) -> str:
-    """POST the reload request; a failure is reported, never raised."""
+def notify(url: str | None, token: str | None, version: str, timeout: float,
+           attempts: int = 5, wait_s: float = 2.0) -> str:
+    """POST the reload request; a failure is reported, never raised. A 409 (another reload
+    is in progress) or a 503 (no replica up yet) is tried again after ``wait_s``, up to
+    ``attempts`` times."""
     if not url:
         return "no reload URL configured"
     req = urllib.request.Request(url, data=json.dumps({"version": version}).encode(),
                                  headers={"Content-Type": "application/json",
                                           **({"Authorization": f"Bearer {token}"} if token else {})},
                                  method="POST")
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
-            return f"reload answered {resp.status}"
-    except (urllib.error.URLError, OSError) as exc:
-        log.warning("reload notification to %s failed: %s", url, exc)
-        return f"reload failed: {exc}"
+    for attempt in range(1, attempts + 1):
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as resp:
+                return f"reload answered {resp.status}" + (f" (try {attempt})" if attempt > 1 else "")
+        except urllib.error.HTTPError as exc:
+            if exc.code not in (409, 503) or attempt == attempts:
+                detail = exc.read().decode("utf-8", "replace")[:300]
+                log.warning("reload notification to %s answered %s: %s", url, exc.code, detail)
+                return f"reload failed: {exc.code} {detail}"
+            log.info("reload answered %s (try %d of %d): trying again in %.0fs", exc.code,
+                     attempt, attempts, wait_s)
+            time.sleep(wait_s)
+        except (urllib.error.URLError, OSError) as exc:
+            log.warning("reload notification to %s failed: %s", url, exc)
+            return f"reload failed: {exc}"
+    return "reload failed"  # not reached: the last try returns
 
 
 def init_ray(cfg: JobConfig, address: str | None) -> bool:
