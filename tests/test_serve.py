@@ -26,6 +26,7 @@ from semindex.store import ModelStore
 from tests.conftest import SAMPLE, free_port
 
 pytestmark = pytest.mark.ray
+ORIGIN = "https://forms.example"  # the one origin the test service lets browsers call from
 ADMIN, CLIENT = "admin-secret", "client-secret"
 FORM = json.loads((SAMPLE / "form.json").read_text())
 
@@ -75,7 +76,7 @@ def service(ray_session: None, tmp_path_factory: pytest.TempPathFactory, minilm,
     args = ServeArgs(model_store=str(store.root), num_replicas=2, log_dir=str(tmp / "logs"),
                      admin_token_file=str(tmp / "admin.token"),
                      client_token_env="SEMINDEX_TEST_CLIENT_TOKEN", max_fields=50,
-                     max_text_length=500, max_body_bytes=200_000,
+                     max_text_length=500, max_body_bytes=200_000, cors_origins=[ORIGIN],
                      dashboard_url=f"http://127.0.0.1:{free_port()}")  # nothing listens there
     serve.run(build_app(args), name="semindex", route_prefix="/")
     empty = ServeArgs(model_store=str(tmp / "empty_store"), num_replicas=1, log_dir=str(tmp / "elogs"))
@@ -265,6 +266,27 @@ def test_a_log_that_cannot_be_written(service: Service) -> None:
                 moved[name].rename(service.logs / name)
     r = service.post("/ml/feedback", {"query": "Zip", "matched_key": "postal_code", "correct": True})
     assert r.status_code == 201, r.text
+
+
+def test_a_page_on_an_allowed_origin_may_call_the_service(service: Service) -> None:
+    """CORS: a browser's preflight is answered for the configured origin only, and the
+    answers (errors too) name the origin, so the page can read them."""
+    preflight = {"Access-Control-Request-Method": "POST",
+                 "Access-Control-Request-Headers": "authorization, content-type"}
+    r = service.http.options("/ml/classify", headers={"Origin": ORIGIN, **preflight})
+    assert r.status_code == 204, r.text
+    assert r.headers["access-control-allow-origin"] == ORIGIN
+    assert "POST" in r.headers["access-control-allow-methods"]
+    assert "Authorization" in r.headers["access-control-allow-headers"]
+    other = service.http.options("/ml/classify", headers={"Origin": "https://evil.example", **preflight})
+    assert "access-control-allow-origin" not in other.headers and other.status_code != 204
+    r = service.http.post("/ml/classify", json={"fields": [{"label": "Email"}]},
+                          headers={"Origin": ORIGIN, "Authorization": f"Bearer {CLIENT}"})
+    assert r.status_code == 200 and r.headers["access-control-allow-origin"] == ORIGIN
+    r = service.http.post("/ml/reload", json={}, headers={"Origin": ORIGIN})  # no token: 401
+    assert r.status_code == 401 and r.headers["access-control-allow-origin"] == ORIGIN
+    r = service.http.get("/ml/health", headers={"Origin": "https://evil.example"})
+    assert r.status_code == 200 and "access-control-allow-origin" not in r.headers
 
 
 def test_training_without_a_reachable_dashboard_is_unavailable(service: Service) -> None:

@@ -100,3 +100,15 @@ def test_the_training_job_reload_notification_retries_a_busy_service() -> None:
         server.server_close()
     assert notify(url, None, "v20260101-000000", 5).startswith("reload failed")  # nobody listens
     assert notify(None, None, "v20260101-000000", 5) == "no reload URL configured"
+
+
+@pytest.mark.parametrize(("origins", "ok"), [
+    (["https://forms.example", "http://127.0.0.1:3000"], True), (["*"], True), ([], True),
+    (["https://forms.example/"], False), (["forms.example"], False), (["https://a.example/app"], False),
+])
+def test_cors_origins_are_origins(origins: list[str], ok: bool) -> None:
+    if ok:
+        assert ServeArgs(cors_origins=origins).cors_origins == origins
+    else:
+        with pytest.raises(ValidationError, match="is not an origin"):
+            ServeArgs(cors_origins=origins)

@@ -20,7 +20,7 @@ from typing import Any
 import ray
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from ray import serve
 
 from semindex import __version__
@@ -107,6 +107,26 @@ async def _limit_body(request: Request, call_next: Any) -> Any:
     return await call_next(request)
 
 
+@api.middleware("http")
+async def _cors(request: Request, call_next: Any) -> Any:
+    """CORS for the origins in ``args.cors_origins`` (a web page that calls the service from
+    the browser); none by default. Preflights are answered here, before authentication;
+    every answer to an allowed origin (errors included) carries the header."""
+    allowed: tuple[str, ...] = getattr(request.app.state, "cors_origins", ())
+    origin = request.headers.get("origin")
+    if not origin or not ("*" in allowed or origin in allowed):
+        return await call_next(request)
+    headers = {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
+    if request.method == "OPTIONS" and "access-control-request-method" in request.headers:
+        return Response(status_code=204, headers={
+            **headers, "Access-Control-Allow-Methods": "GET, POST",
+            "Access-Control-Allow-Headers": "Authorization, Content-Type",
+            "Access-Control-Max-Age": "600"})
+    response = await call_next(request)
+    response.headers.update(headers)
+    return response
+
+
 def _rss_mb() -> float:
     """This process's resident memory (Linux), reported with the registry heartbeat."""
     try:
@@ -131,6 +151,7 @@ class SemindexService:
         self.settings = settings
         self.args: ServeArgs = settings.args
         api.state.max_body_bytes = self.args.max_body_bytes
+        api.state.cors_origins = tuple(self.args.cors_origins)
         self.store = open_store(settings.store_root)
         self.decisions = decision_log(settings.decision_log)
         self.feedback = feedback_log(settings.feedback_log)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from semindex.bundle import EncoderKind
 from semindex.errors import ConfigError
@@ -41,10 +42,23 @@ class ServeArgs(BaseModel):
                                    "the /ml/train URL the request came in on)")
     train_config: str = "configs/train.yaml"
     project_dir: str = "."
+    cors_origins: list[str] = Field(default_factory=list, description="origins a browser may "
+                                    "call the service from (https://forms.example), or ['*']; "
+                                    "none by default")
     replica_resources: dict[str, float] = Field(default_factory=dict,
                                                 description="custom resources to pin replicas")
     encoder: EncoderKind = Field("torch", description="torch, or onnx-int8: the version's int8 "
                                  "ONNX graph (CPU fast path; the job writes it with onnx_int8)")
+
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            if origin != "*" and not re.fullmatch(r"https?://[^/\s]+", origin):
+                raise ValueError(f"{origin!r} is not an origin: expected '*' or "
+                                 "scheme://host[:port], no path")
+        return value
 
 
 class Settings(BaseModel):
