@@ -14,6 +14,7 @@ import os
 import sys
 from typing import Any
 
+from semindex import __version__
 from semindex.config import parse_overrides
 from semindex.errors import SemindexError
 
@@ -74,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="semindex", description="semindex model versions and quality")
     parser.add_argument("--store", default=os.environ.get("SEMINDEX_MODEL_STORE", "model_store"),
                         help="model store location (default: model_store or $SEMINDEX_MODEL_STORE)")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     v = sub.add_parser("versions", help="list, promote, roll back or prune versions")
     v.add_argument("action", choices=["list", "promote", "rollback", "prune"])

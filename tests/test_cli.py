@@ -61,3 +61,11 @@ def test_evaluate(store: ModelStore, tmp_path: Path, capsys: pytest.CaptureFixtu
     assert main(["--store", str(store.root), "evaluate", "--eval", str(p)]) == 0
     text = capsys.readouterr().out
     assert "accuracy=0.750" in text and "decided by" in text
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from semindex import __version__
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0 and capsys.readouterr().out.strip() == f"semindex {__version__}"
