@@ -285,6 +285,8 @@ def test_a_page_on_an_allowed_origin_may_call_the_service(service: Service) -> N
     assert r.status_code == 200 and r.headers["access-control-allow-origin"] == ORIGIN
     r = service.http.post("/ml/reload", json={}, headers={"Origin": ORIGIN})  # no token: 401
     assert r.status_code == 401 and r.headers["access-control-allow-origin"] == ORIGIN
+    r = service.http.post("/ml/classify", content=b"x" * 300_000, headers={"Origin": ORIGIN})
+    assert r.status_code == 413 and r.headers["access-control-allow-origin"] == ORIGIN
     r = service.http.get("/ml/health", headers={"Origin": "https://evil.example"})
     assert r.status_code == 200 and "access-control-allow-origin" not in r.headers
 

@@ -94,7 +94,30 @@ async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
 
 
 @api.middleware("http")
-async def _limit_body(request: Request, call_next: Any) -> Any:
+async def _edge(request: Request, call_next: Any) -> Any:
+    """What every request passes first (one middleware: each costs ~0.2 ms a request):
+
+    * CORS for the origins in ``args.cors_origins`` (a web page that calls the service from
+      the browser; none by default). Preflights are answered here, before authentication;
+      every answer to an allowed origin, errors included, carries the header.
+    * the body-size limit (413).
+    """
+    allowed: tuple[str, ...] = getattr(request.app.state, "cors_origins", ())
+    origin = request.headers.get("origin")
+    cors = ({"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
+            if origin and ("*" in allowed or origin in allowed) else {})
+    if cors and request.method == "OPTIONS" and "access-control-request-method" in request.headers:
+        return Response(status_code=204, headers={
+            **cors, "Access-Control-Allow-Methods": "GET, POST",
+            "Access-Control-Allow-Headers": "Authorization, Content-Type",
+            "Access-Control-Max-Age": "600"})
+    response = await _limit_body(request) or await call_next(request)
+    response.headers.update(cors)
+    return response
+
+
+async def _limit_body(request: Request) -> JSONResponse | None:
+    """A 413 for a body over ``args.max_body_bytes``, else None."""
     limit = getattr(request.app.state, "max_body_bytes", 1_000_000)
     length = request.headers.get("content-length")
     if length is not None and length.isdigit() and int(length) > limit:
@@ -104,27 +127,7 @@ async def _limit_body(request: Request, call_next: Any) -> Any:
         body = await request.body()
         if len(body) > limit:
             return JSONResponse({"error": f"body exceeds the limit of {limit} bytes"}, status_code=413)
-    return await call_next(request)
-
-
-@api.middleware("http")
-async def _cors(request: Request, call_next: Any) -> Any:
-    """CORS for the origins in ``args.cors_origins`` (a web page that calls the service from
-    the browser); none by default. Preflights are answered here, before authentication;
-    every answer to an allowed origin (errors included) carries the header."""
-    allowed: tuple[str, ...] = getattr(request.app.state, "cors_origins", ())
-    origin = request.headers.get("origin")
-    if not origin or not ("*" in allowed or origin in allowed):
-        return await call_next(request)
-    headers = {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
-    if request.method == "OPTIONS" and "access-control-request-method" in request.headers:
-        return Response(status_code=204, headers={
-            **headers, "Access-Control-Allow-Methods": "GET, POST",
-            "Access-Control-Allow-Headers": "Authorization, Content-Type",
-            "Access-Control-Max-Age": "600"})
-    response = await call_next(request)
-    response.headers.update(headers)
-    return response
+    return None
 
 
 def _rss_mb() -> float:
