@@ -8,6 +8,7 @@ Environment overrides (the only place semindex reads the environment for setting
 ``SEMINDEX_RELOAD_URL``  ``notify.reload_url``
 ``SEMINDEX_ADMIN_TOKEN`` ``notify.token``
 ``SEMINDEX_MODEL_STORE`` ``model_store``
+``SEMINDEX_FEEDBACK_LOG`` ``data.feedback_log``
 =====================  ==============================
 """
 
@@ -35,11 +36,14 @@ class DataConfig(_Strict):
     canonical: str = "data/sample/canonical.json"
     hints: str | None = "data/sample/canonical.hints.json"
     feedback: str | None = "data/sample/feedback.csv"
+    #: The service's feedback log (``logs/feedback.csv``), read after ``feedback``: its rows
+    #: are the most recent. ``POST /ml/train`` sets it to the log of the service that calls.
+    feedback_log: str | None = None
     unknowns: str | None = "data/sample/unknowns.txt"
     eval_file: str | None = None
     strict_feedback: bool = False
 
-    @field_validator("hints", "feedback", "unknowns", "eval_file", mode="before")
+    @field_validator("hints", "feedback", "feedback_log", "unknowns", "eval_file", mode="before")
     @classmethod
     def _no_file(cls, value: Any) -> Any:
         """``--set data.hints=null`` (or ``none``, or nothing) means no file. A path that
@@ -139,6 +143,7 @@ ENV_OVERRIDES = {
     "SEMINDEX_RELOAD_URL": ("notify", "reload_url"),
     "SEMINDEX_ADMIN_TOKEN": ("notify", "token"),
     "SEMINDEX_MODEL_STORE": ("model_store",),
+    "SEMINDEX_FEEDBACK_LOG": ("data", "feedback_log"),
 }
 
 

@@ -261,23 +261,29 @@ class Feedback:
         most confirmations (a tie again goes to the most recent): one text means one
         thing, and a stray confirmation must not index the text under a second key.
         """
-        groups: dict[tuple[str, str], list[FeedbackRow]] = {}
-        for row in self.rows:
-            groups.setdefault((normalize(row.query), row.matched_key), []).append(row)
-        out: list[FeedbackRow] = []
-        best_yes: dict[str, tuple[int, int]] = {}  # query -> (confirmations, line) of its key
-        for (norm, _), rows in groups.items():
-            yes = sum(r.correct for r in rows)
-            no = len(rows) - yes
-            verdict = rows[-1].correct if yes == no else yes > no
-            last = [r for r in rows if r.correct == verdict][-1]
-            out.append(last)
+        groups: dict[tuple[str, str], list[int]] = {}  # positions in ``rows``: file order
+        for i, row in enumerate(self.rows):
+            groups.setdefault((normalize(row.query), row.matched_key), []).append(i)
+        kept: list[int] = []
+        best_yes: dict[str, tuple[int, int]] = {}  # query -> (confirmations, position) of its key
+        for (norm, _), positions in groups.items():
+            yes = sum(self.rows[i].correct for i in positions)
+            no = len(positions) - yes
+            verdict = self.rows[positions[-1]].correct if yes == no else yes > no
+            last = [i for i in positions if self.rows[i].correct == verdict][-1]
+            kept.append(last)
             if verdict:
-                best_yes[norm] = max(best_yes.get(norm, (0, 0)), (yes, last.line))
-        winners = {line for _, line in best_yes.values()}
-        out = [r for r in out if not r.correct or r.line in winners]
-        out.sort(key=lambda r: r.line)
-        return out
+                best_yes[norm] = max(best_yes.get(norm, (0, -1)), (yes, last))
+        winners = {i for _, i in best_yes.values()}
+        return [self.rows[i] for i in sorted(kept) if not self.rows[i].correct or i in winners]
+
+    def then(self, later: Feedback) -> Feedback:
+        """This feedback followed by ``later`` (whose rows count as the more recent)."""
+        unknown = dict(self.unknown_keys)
+        for key, n in later.unknown_keys.items():
+            unknown[key] = unknown.get(key, 0) + n
+        return Feedback(self.rows + later.rows, self.problems + later.problems, unknown,
+                        f"{self.source} + {later.source}")
 
     def confirmed(self) -> list[tuple[str, str]]:
         return [(r.query, r.matched_key) for r in self.resolved()
@@ -333,7 +339,7 @@ def load_feedback(path: str | Path | None, *, known_keys: Sequence[str] | None =
         return Feedback([], [], {})
     p = Path(path)
     if not p.exists():
-        log.warning("feedback file %s not found: training without feedback", p)
+        log.warning("feedback file %s not found: no feedback from it yet", p)
         return Feedback([], [], {}, str(p))
     rows: list[FeedbackRow] = []
     problems: list[str] = []

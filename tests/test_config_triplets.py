@@ -17,10 +17,12 @@ def test_config_defaults_env_and_cli_overrides() -> None:
     cfg = load_job_config(ROOT / "configs" / "train.yaml", environ={})
     assert cfg.gate.min_accuracy == 0.8 and cfg.mode == "full-train"
     cfg = load_job_config(ROOT / "configs" / "train.yaml",
-                          environ={"MIN_ACCURACY": "0.9", "BASE_MODEL": "/m", "SEMINDEX_RELOAD_URL": "http://x"},
+                          environ={"MIN_ACCURACY": "0.9", "BASE_MODEL": "/m", "SEMINDEX_RELOAD_URL": "http://x",
+                                   "SEMINDEX_FEEDBACK_LOG": "/logs/feedback.csv"},
                           overrides={"train.epochs": "7", "gate.min_accuracy": "0.95"})
     assert cfg.gate.min_accuracy == 0.95  # the command line beats the environment
     assert cfg.base_model == "/m" and cfg.notify.reload_url == "http://x" and cfg.train.epochs == 7
+    assert cfg.data.feedback_log == "/logs/feedback.csv" and cfg.data.feedback == "data/sample/feedback.csv"
 
 
 @pytest.mark.parametrize(("yaml_text", "overrides", "message"), [

@@ -157,6 +157,21 @@ def test_formula_cells_are_quoted_in_the_logs_and_read_back(tmp_path: Path) -> N
     assert [r.query for r in fb.rows] == texts and [r.context["selector"] for r in fb.rows] == texts
 
 
+def test_the_feedback_log_follows_the_feedback_file(tmp_path: Path) -> None:
+    """Rows of the service's log come after the curated file's: a tie between the two goes
+    to the log (the most recent verdict), and equal line numbers in the two files do not
+    mix their rows up."""
+    curated, log = tmp_path / "curated.csv", tmp_path / "feedback.csv"
+    curated.write_text("query,matched_key,correct\nHandy,phone,yes\nAnrede,gender,yes\n")
+    log.write_text("query,matched_key,correct\nHandy,phone,no\nVorwahl,phone,yes\n")
+    fb = load_feedback(curated, known_keys=["phone", "gender"]).then(
+        load_feedback(log, known_keys=["phone", "gender"]))
+    assert [(r.query, r.matched_key, r.correct) for r in fb.resolved()] == [
+        ("Anrede", "gender", True), ("Handy", "phone", False), ("Vorwahl", "phone", True)]
+    assert fb.confirmed() == [("Anrede", "gender"), ("Vorwahl", "phone")]
+    assert fb.source == f"{curated} + {log}"
+
+
 def _csv(tmp_path: Path, text: str) -> Path:
     p = tmp_path / "fb.csv"
     p.write_text(text)

@@ -358,8 +358,13 @@ def test_ray_job_submit_to_a_head_node(tmp_path: Path) -> None:
         assert store.latest_name() is not None and len(store.names()) == 1
 
         # The service's training endpoint goes through the same Jobs API.
+        logs = tmp_path / "logs"  # what the service's users confirmed: the job learns it too
+        logs.mkdir()
+        (logs / "feedback.csv").write_text("timestamp,query,matched_key,correct\n"
+                                           "2026-12-01T10:00:00Z,Handynummer privat,phone,yes\n"
+                                           "2026-12-01T10:01:00Z,Gutscheinnummer,unknown,yes\n")
         settings = resolve_settings(ServeArgs(model_store=str(ms), dashboard_url=f"http://127.0.0.1:{dash}",
-                                              project_dir=str(ROOT)))
+                                              project_dir=str(ROOT), log_dir=str(logs)))
         # ... and the job it starts tells the service (here a stand-in that records) to reload.
         reloads, url = _reload_recorder()
         job = submit_training(settings, TrainIn(mode="build-index", overrides={"gate.min_accuracy": "0"}),
@@ -373,6 +378,9 @@ def test_ray_job_submit_to_a_head_node(tmp_path: Path) -> None:
         assert status["version"] in store.names() and status["created_at"] and status["end_date"]
         token = f"Bearer {settings.admin_token}" if settings.admin_token else None
         assert reloads == [("/ml/reload", token, {"version": status["version"]})]
+        inputs = json.loads((store.resolve(status["version"]) / "manifest.json").read_text())["inputs"]
+        assert inputs["feedback_log"] == {"path": str(logs / "feedback.csv"), "rows": 2}
+        assert inputs["feedback"]["path"] == "data/sample/feedback.csv" and inputs["feedback"]["rows"] > 50
     finally:
         os.killpg(head.pid, signal.SIGTERM)
         try:

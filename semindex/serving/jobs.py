@@ -47,7 +47,9 @@ def submit_training(settings: Settings, req: TrainIn, reload_to: str | None = No
         raise SemindexError(f"mode: {req.mode!r} is not one of {', '.join(_MODES)}")
     parts = ["python", "train_job.py", "--config", settings.args.train_config, "--mode", req.mode,
              "--model-store", settings.store_root]
-    for key, value in req.overrides.items():
+    # The job learns from what this service's users confirmed and rejected.
+    overrides = {"data.feedback_log": settings.feedback_log, **req.overrides}
+    for key, value in overrides.items():
         if not re.fullmatch(r"[a-z_]+(\.[a-z_]+)*", key):
             raise SemindexError(f"overrides: invalid key {key!r}")
         parts += ["--set", f"{key}={value}"]

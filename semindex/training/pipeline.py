@@ -76,6 +76,7 @@ class Inputs:
     unknowns: list[str]
     eval_rows: list[LabelledRow]
     model_path: str
+    log_rows: int = 0  # of ``feedback``, the rows read from ``data.feedback_log`` (the last ones)
 
     @property
     def index_only(self) -> frozenset[str]:
@@ -92,10 +93,13 @@ def load_inputs(cfg: JobConfig) -> Inputs:
     canonical = with_synonyms(own, hints.synonyms)
     feedback = load_feedback(cfg.data.feedback, known_keys=canonical.keys,
                              strict=cfg.data.strict_feedback)
+    log = load_feedback(cfg.data.feedback_log, known_keys=canonical.keys,
+                        strict=cfg.data.strict_feedback)
+    feedback = feedback.then(log) if cfg.data.feedback_log else feedback
     unknowns = load_unknowns(cfg.data.unknowns) + feedback.unknowns()
     eval_rows = load_eval_rows(cfg.data.eval_file) if cfg.data.eval_file else []
     model_path = cfg.base_model if cfg.base_model.startswith("hash:") else resolve_model_path(cfg.base_model)
-    return Inputs(canonical, hints, feedback, unknowns, eval_rows, model_path)
+    return Inputs(canonical, hints, feedback, unknowns, eval_rows, model_path, len(log.rows))
 
 
 @dataclass
@@ -306,7 +310,8 @@ def run(cfg: JobConfig, *, ray_address: str | None = None,
     summary.counts = {"keys": len(inputs.canonical.keys),
                       "synonyms": len(inputs.canonical.records()),
                       "hints synonyms (index only)": len(inputs.index_only),
-                      "feedback rows": len(fb.rows), "feedback problems": len(fb.problems),
+                      "feedback rows": len(fb.rows), "of them from the feedback log": inputs.log_rows,
+                      "feedback problems": len(fb.problems),
                       "confirmed": len(fb.confirmed()), "rejected": len(fb.rejected()),
                       "unknowns": len(inputs.unknowns), "eval file rows": len(inputs.eval_rows)}
     if cfg.mode == "smoke-test":
@@ -568,7 +573,9 @@ def _manifest(cfg: JobConfig, inputs: Inputs, parent: str | None, name: str) -> 
         "inputs": {"canonical": {"path": cfg.data.canonical, "sha256": file_sha256(cfg.data.canonical)},
                    "hints": {"path": cfg.data.hints, "sha256": file_sha256(cfg.data.hints)},
                    "feedback": {"path": cfg.data.feedback, "sha256": file_sha256(cfg.data.feedback),
-                                "rows": len(inputs.feedback.rows)},
+                                "rows": len(inputs.feedback.rows) - inputs.log_rows},
+                   # append-only and written while the job runs: its first ``rows`` were read
+                   "feedback_log": {"path": cfg.data.feedback_log, "rows": inputs.log_rows},
                    "unknowns": {"path": cfg.data.unknowns, "sha256": file_sha256(cfg.data.unknowns)},
                    "eval_file": {"path": cfg.data.eval_file, "sha256": file_sha256(cfg.data.eval_file)}},
     }
