@@ -172,6 +172,8 @@ class ModelStore:
             name = (self.root / SERVED).read_text().strip()
         except (FileNotFoundError, NotADirectoryError):
             return None
+        except OSError as exc:  # prune must not guess what is served
+            raise StoreError(f"{self.root / SERVED}: cannot read the served version: {exc}") from exc
         return name if VERSION_RE.match(name) else None
 
     def mark_served(self, name: str) -> None:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -112,3 +113,37 @@ def test_cors_origins_are_origins(origins: list[str], ok: bool) -> None:
     else:
         with pytest.raises(ValidationError, match="is not an origin"):
             ServeArgs(cors_origins=origins)
+
+
+def test_a_store_that_cannot_record_the_served_version_still_serves(
+        tmp_path: Path, tiny: Any) -> None:
+    """The served-version marker is best effort: a store that cannot take it logs a warning
+    and the replica goes on (a directory stands where the marker goes: root writes anywhere)."""
+    import logging
+    from types import SimpleNamespace
+
+    from semindex.artifacts import build_local_version
+    from semindex.encoder import HashEncoder
+    from semindex.errors import StoreError
+    from semindex.serving.app import SemindexService
+    from semindex.store import SERVED, ModelStore
+
+    store = ModelStore(tmp_path / "ms")
+    name = build_local_version(store, tiny, "hash:16", HashEncoder(16))
+    replica = SimpleNamespace(store=store, settings=SimpleNamespace(store_root=str(store.root)))
+    record = SemindexService.func_or_class._record_served
+    record(replica, name)
+    assert store.served_name() == name
+    (store.root / SERVED).unlink()
+    (store.root / SERVED).mkdir()
+    seen: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda rec: seen.append(rec.getMessage())  # type: ignore[method-assign]
+    logging.getLogger("ray.serve").addHandler(handler)
+    try:
+        record(replica, name)  # no exception
+    finally:
+        logging.getLogger("ray.serve").removeHandler(handler)
+    assert any("cannot record the served version" in m for m in seen)
+    with pytest.raises(StoreError, match="cannot read the served version"):
+        store.prune(keep=1)  # nothing is deleted while what is served cannot be known
