@@ -155,6 +155,7 @@ def test_latest_that_moves_during_the_job_is_gated_against(tmp_path: Path, ray_s
     assert summary.promoted and store.latest_name() == summary.version
     assert f"latest moved to {moved[0]} while this job ran; against it: accuracy" in summary.reason
     assert [h["version"] for h in store.history()] == [moved[0], summary.version]
+    assert store.history()[-1]["reason"] == f"train build-index; gated again against {moved[0]}"
 
 
 def test_gate_that_must_fail(store_dir: Path, ray_session: None, monkeypatch: pytest.MonkeyPatch) -> None:

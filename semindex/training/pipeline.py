@@ -538,8 +538,9 @@ def promote_gated(store: AnyStore, name: str, parent: str | None, why: str,
     ``latest`` is still ``parent``. If another job or an operator moved ``latest`` meanwhile,
     the version is scored against the new latest (``score``, ``gate_against``) and promoted
     only if it passes again. Returns (promoted, why)."""
-    for _ in range(attempts):
-        if store.promote_if(name, parent, reason=reason):
+    for attempt in range(attempts):
+        if store.promote_if(name, parent, reason=reason if attempt == 0 else
+                            f"{reason}; gated again against {parent}"):
             return True, why
         moved = store.latest_name()
         log.warning("latest moved from %s to %s while this job ran: gating %s again",
