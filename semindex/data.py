@@ -308,13 +308,16 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def csv_cell(value: str) -> str:
-    """``value`` as a CSV cell that a spreadsheet shows as text."""
-    return "'" + value if value.startswith(FORMULA_STARTS) else value
+    """``value`` as a CSV cell that a spreadsheet shows as text. A value that begins with a
+    quote gets one more, so that :func:`from_csv_cell` gives back exactly ``value``."""
+    return "'" + value if value.startswith((*FORMULA_STARTS, "'")) else value
 
 
 def from_csv_cell(value: str) -> str:
-    """The text a :func:`csv_cell` holds (other cells are returned as they are)."""
-    return value[1:] if value.startswith("'") and value[1:].startswith(FORMULA_STARTS) else value
+    """The text a :func:`csv_cell` holds (other cells, such as ``'Nickname'`` in a file
+    written by hand, are returned as they are)."""
+    quoted = value.startswith("'") and value[1:].startswith((*FORMULA_STARTS, "'"))
+    return value[1:] if quoted else value
 
 
 def parse_verdict(value: str) -> bool | None:

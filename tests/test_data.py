@@ -146,15 +146,20 @@ def test_formula_cells_are_quoted_in_the_logs_and_read_back(tmp_path: Path) -> N
     training reads the text that was sent."""
     from semindex.serving.logs import feedback_log
 
-    texts = ["=HYPERLINK(\"http://x\",\"y\")", "+49 phone", "-Select-", "@user", "'quoted", "Zip"]
+    texts = ["=HYPERLINK(\"http://x\",\"y\")", "+49 phone", "-Select-", "@user", "'quoted", "Zip",
+             "'=sent with its quote", "''two"]
     p = tmp_path / "feedback.csv"
     feedback_log(str(p)).append([{"query": t, "matched_key": "postal_code", "correct": "yes",
                                   "selector": t} for t in texts])
     cells = [row[1] for row in csv.reader(io.StringIO(p.read_text()))][1:]
     assert cells == ["'=HYPERLINK(\"http://x\",\"y\")", "'+49 phone", "'-Select-", "'@user",
-                     "'quoted", "Zip"]  # a spreadsheet shows text, runs nothing
+                     "''quoted", "Zip", "''=sent with its quote", "'''two"]  # text to a spreadsheet
     fb = load_feedback(p, known_keys=["postal_code"], strict=True)
     assert [r.query for r in fb.rows] == texts and [r.context["selector"] for r in fb.rows] == texts
+    # A file written by hand keeps a leading quote that escapes nothing.
+    by_hand = tmp_path / "by_hand.csv"
+    by_hand.write_text("query,matched_key,correct\n'Nickname',postal_code,yes\n")
+    assert [r.query for r in load_feedback(by_hand, known_keys=["postal_code"]).rows] == ["'Nickname'"]
 
 
 def test_the_feedback_log_follows_the_feedback_file(tmp_path: Path) -> None:
