@@ -50,7 +50,6 @@ class ServeArgs(BaseModel):
     encoder: EncoderKind = Field("torch", description="torch, or onnx-int8: the version's int8 "
                                  "ONNX graph (CPU fast path; the job writes it with onnx_int8)")
 
-
     @field_validator("cors_origins")
     @classmethod
     def _origins(cls, value: list[str]) -> list[str]:

@@ -490,6 +490,7 @@ def run(cfg: JobConfig, *, ray_address: str | None = None,
         with timer.step("evaluate"):
             bundle = replace(bundle, thresholds=thresholds)  # the index is built once, above
             new = scored(Matcher(bundle), split.eval_rows)
+
             def score_latest(version: str | None) -> dict[str, Any] | None:
                 if version is None:
                     return None
