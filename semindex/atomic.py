@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
+import logging
 import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 
 def write_bytes(path: str | Path, data: bytes) -> None:
@@ -42,18 +46,15 @@ def append_locked(path: str | Path, data: bytes, header: bytes = b"") -> None:
     p.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(p, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        try:
-            payload = data
-            if header and os.fstat(fd).st_size == 0:
-                payload = header + data
-            view = memoryview(payload)
-            while view:
-                written = os.write(fd, view)
-                view = view[written:]
-            os.fsync(fd)
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
+        _lock(fd, p)  # released when the file is closed
+        payload = data
+        if header and os.fstat(fd).st_size == 0:
+            payload = header + data
+        view = memoryview(payload)
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
+        os.fsync(fd)
     finally:
         os.close(fd)
 
@@ -64,7 +65,19 @@ def locked(path: str | Path) -> Iterator[None]:
     process at a time, on one machine or on a filesystem that honours ``flock``."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        _lock(fd, Path(path))
         yield
     finally:
         os.close(fd)  # closing releases the lock
+
+
+def _lock(fd: int, path: Path) -> None:
+    """An exclusive ``flock`` on ``fd``. Where the filesystem has no locks (ENOLCK or
+    EOPNOTSUPP on some network mounts) the work goes on unlocked, with a warning, rather
+    than failing a finished training job or a request."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    except OSError as exc:
+        if exc.errno not in (errno.ENOLCK, errno.EOPNOTSUPP):
+            raise
+        log.warning("%s: the filesystem has no locks (%s): going on unlocked", path, exc)

@@ -190,3 +190,31 @@ def test_prune_and_promote_take_the_store_lock(tmp_path: Path, tiny) -> None:  #
     assert sorted(done) in (["promote", "prune"], ["promote refused", "prune"])
     assert store.latest_name() in store.names()
     assert store.latest_name() == (names[0] if "promote" in done else names[2])
+
+
+def test_a_filesystem_without_locks_still_promotes(tmp_path: Path, tiny,  # type: ignore[no-untyped-def]
+                                                   monkeypatch: pytest.MonkeyPatch,
+                                                   caplog: pytest.LogCaptureFixture) -> None:
+    """Some network mounts refuse flock (ENOLCK): promotion goes on unlocked, with a warning,
+    instead of failing a finished training job; other lock errors still raise."""
+    import errno
+    import fcntl
+
+    store = ModelStore(tmp_path / "ms")
+    a, b = _build(store, tiny), _build(store, tiny, promote=False)
+
+    def no_locks(fd: int, op: int) -> None:
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    with caplog.at_level("WARNING", logger="semindex.atomic"):
+        assert store.promote_if(b, a) and store.latest_name() == b
+    assert "no locks" in caplog.text and store.history()[-1]["version"] == b  # history appended
+
+    def broken(fd: int, op: int) -> None:
+        raise OSError(errno.EBADF, "Bad file descriptor")
+
+    monkeypatch.setattr(fcntl, "flock", broken)
+    with pytest.raises(OSError):
+        store.promote(a)
+    assert store.latest_name() == b
