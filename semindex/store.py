@@ -184,21 +184,25 @@ class ModelStore:
     # -- promote / rollback / prune --------------------------------------------
     def promote(self, name: str, reason: str = "promote") -> str | None:
         """Point ``latest`` at ``name`` atomically; returns the previous latest."""
-        self.resolve(name)
-        with locked(self.root / LOCK):
-            self.resolve(name)  # and still there: prune holds the same lock
+        with self._moving_latest_to(name):
             return self._promote(name, reason)
 
     def promote_if(self, name: str, expected: str | None, reason: str = "promote") -> bool:
         """Promote ``name`` only if ``latest`` is still ``expected`` (compare and swap under
         the store's lock): a job gated against one latest must not replace another."""
-        self.resolve(name)
-        with locked(self.root / LOCK):
-            self.resolve(name)
+        with self._moving_latest_to(name):
             if self.latest_name() != expected:
                 return False
             self._promote(name, reason)
             return True
+
+    @contextmanager
+    def _moving_latest_to(self, name: str) -> Iterator[None]:
+        """The store's lock, held while ``latest`` moves to ``name``, which must exist."""
+        self.resolve(name)  # a missing store or version fails before a lock file is made
+        with locked(self.root / LOCK):
+            self.resolve(name)  # and is still there: prune holds the same lock
+            yield
 
     def _promote(self, name: str, reason: str) -> str | None:
         previous = self.latest_name()
