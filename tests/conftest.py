@@ -5,7 +5,10 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -59,6 +62,46 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+@dataclass
+class Recorder:
+    """A real HTTP endpoint: records each POST (path, Authorization, JSON body) and answers
+    with the next status of ``answers`` (200 once they run out)."""
+
+    url: str
+    seen: list[tuple[str, str | None, Any]] = field(default_factory=list)
+    answers: list[int] = field(default_factory=list)
+
+
+@contextmanager
+def recording_endpoint(path: str = "/ml/reload") -> Iterator[Recorder]:
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    rec = Recorder("")
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            rec.seen.append((self.path, self.headers.get("Authorization"),
+                             json.loads(self.rfile.read(int(self.headers["Content-Length"])))))
+            code = rec.answers.pop(0) if rec.answers else 200
+            self.send_response(code)
+            self.end_headers()
+            self.wfile.write(json.dumps({"ok": True} if code == 200 else {"error": "busy"}).encode())
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    rec.url = f"http://127.0.0.1:{server.server_port}{path}"
+    try:
+        yield rec
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 @pytest.fixture(scope="session")

@@ -62,43 +62,20 @@ def test_jobs_started_by_the_service_reload_it(train_url: str, configured: str |
 
 def test_the_training_job_reload_notification_retries_a_busy_service() -> None:
     """A real HTTP server answers 409 (a reload in progress), then 200; a 422 is not retried."""
-    import json
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
     from semindex.training.pipeline import notify
+    from tests.conftest import recording_endpoint
 
-    answers: list[int] = []
-    seen: list[tuple[str, str | None, dict[str, str]]] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            seen.append((self.path, self.headers.get("Authorization"), body))
-            code = answers.pop(0)
-            self.send_response(code)
-            self.end_headers()
-            self.wfile.write(json.dumps({"error": "busy"} if code != 200 else {"ok": True}).encode())
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_port}/ml/reload"
-    try:
-        answers[:] = [409, 503, 200]
+    with recording_endpoint() as rec:
+        url = rec.url
+        rec.answers[:] = [409, 503, 200]
         assert notify(url, "tok", "v20260101-000000", 5, wait_s=0.01) == "reload answered 200 (try 3)"
-        assert seen == [("/ml/reload", "Bearer tok", {"version": "v20260101-000000"})] * 3
-        answers[:] = [422]
+        assert rec.seen == [("/ml/reload", "Bearer tok", {"version": "v20260101-000000"})] * 3
+        rec.answers[:] = [422]
         assert notify(url, None, "v20260101-000000", 5, wait_s=0.01).startswith("reload failed: 422")
-        answers[:] = [409] * 2
+        rec.answers[:] = [409] * 2
         assert notify(url, None, "v20260101-000000", 5, attempts=2, wait_s=0.01).startswith(
             "reload failed: 409")
-        assert answers == []
-    finally:
-        server.shutdown()
-        server.server_close()
+        assert rec.answers == []
     assert notify(url, None, "v20260101-000000", 5).startswith("reload failed")  # nobody listens
     assert notify(None, None, "v20260101-000000", 5) == "no reload URL configured"
 

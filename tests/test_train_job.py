@@ -10,7 +10,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -290,30 +289,8 @@ def test_kill_mid_run_leaves_store_as_it_was(store_dir: Path, tmp_path: Path) ->
     assert (store.names(), store.latest_name()) == before
 
 
-def _reload_recorder() -> tuple[list[tuple[str, str | None, Any]], str]:
-    """A real HTTP endpoint that records the reload requests it gets and answers 200."""
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    got: list[tuple[str, str | None, Any]] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            got.append((self.path, self.headers.get("Authorization"),
-                        json.loads(self.rfile.read(int(self.headers["Content-Length"])))))
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return got, f"http://127.0.0.1:{server.server_port}/ml/reload"
-
-
 def test_ray_job_submit_to_a_head_node(tmp_path: Path) -> None:
-    from tests.conftest import free_port
+    from tests.conftest import free_port, recording_endpoint
 
     gcs, dash = free_port(), free_port()
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
@@ -367,18 +344,19 @@ def test_ray_job_submit_to_a_head_node(tmp_path: Path) -> None:
         settings = resolve_settings(ServeArgs(model_store=str(ms), dashboard_url=f"http://127.0.0.1:{dash}",
                                               project_dir=str(ROOT), log_dir=str(logs)))
         # ... and the job it starts tells the service (here a stand-in that records) to reload.
-        reloads, url = _reload_recorder()
-        job = submit_training(settings, TrainIn(mode="build-index", overrides={"gate.min_accuracy": "0"}),
-                              reload_to=url)
-        deadline = time.time() + 400
-        status = training_status(settings, job)
-        while status["status"] not in ("SUCCEEDED", "FAILED", "STOPPED") and time.time() < deadline:
-            time.sleep(2)
+        with recording_endpoint() as reloads:  # open while the job runs
+            job = submit_training(settings, TrainIn(mode="build-index",
+                                                    overrides={"gate.min_accuracy": "0"}),
+                                  reload_to=reloads.url)
+            deadline = time.time() + 400
             status = training_status(settings, job)
+            while status["status"] not in ("SUCCEEDED", "FAILED", "STOPPED") and time.time() < deadline:
+                time.sleep(2)
+                status = training_status(settings, job)
         assert status["status"] == "SUCCEEDED", status
         assert status["version"] in store.names() and status["created_at"] and status["end_date"]
         token = f"Bearer {settings.admin_token}" if settings.admin_token else None
-        assert reloads == [("/ml/reload", token, {"version": status["version"]})]
+        assert reloads.seen == [("/ml/reload", token, {"version": status["version"]})]
         inputs = json.loads((store.resolve(status["version"]) / "manifest.json").read_text())["inputs"]
         assert inputs["feedback_log"] == {"path": str(logs / "feedback.csv"), "rows": 2}
         assert inputs["feedback"]["path"] == "data/sample/feedback.csv" and inputs["feedback"]["rows"] > 50
