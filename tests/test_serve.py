@@ -357,7 +357,7 @@ def test_concurrent_feedback_is_logged_exactly(service: Service) -> None:
 
 
 def _reload(service: Service, version: str | None) -> httpx.Response:
-    return service.post("/ml/reload", {"version": version} if version else {}, token=ADMIN)
+    return service.post("/ml/reload", {"version": version} if version is not None else {}, token=ADMIN)
 
 
 @pytest.mark.parametrize(("which", "status", "message"), [
@@ -365,6 +365,7 @@ def _reload(service: Service, version: str | None) -> httpx.Response:
     ("wrong_dim", 422, "does not match the model's 384"),
     ("v20990101-000000", 404, "not found"),
     ("../../etc", 400, "invalid version name"),
+    ("", 422, "version"),  # an empty name is a mistake, not "latest"
 ])
 def test_bad_version_is_refused_and_old_keeps_serving(service: Service, which: str, status: int,
                                                       message: str) -> None:

@@ -133,7 +133,7 @@ class FeedbackIn(BaseModel):
 class ReloadIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    version: Text | None = None
+    version: Annotated[Text, Field(min_length=1, description="default: latest")] | None = None
 
 
 class TrainIn(BaseModel):
