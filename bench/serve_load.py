@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -24,7 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from bench._common import record, table
+from semindex.serving.settings import ServeArgs
 
+BATCH = re.compile(r'batch;[^,]*desc="size (\d+)"')
 LABELS = ["First name", "Last name", "E-mail", "Phone", "Street", "City", "Zip", "Country",
           "Company", "Job title", "Birthday", "Website", "Password", "Username", "State",
           "Address line 2", "Full name", "Mobile", "Postcode", "Coupon"]
@@ -40,6 +43,7 @@ async def drive(url: str, n_fields: int, concurrency: int, max_requests: int,
                 max_seconds: float) -> dict[str, Any]:
     body = {"fields": [{"selector": f"#f{i}", "label": LABELS[i % len(LABELS)]} for i in range(n_fields)]}
     latencies: list[float] = []
+    batches: list[int] = []  # requests per batch, from semindex's Server-Timing header
     errors = 0
     sent = 0
     deadline = time.perf_counter() + max_seconds
@@ -53,6 +57,9 @@ async def drive(url: str, n_fields: int, concurrency: int, max_requests: int,
                 try:
                     r = await client.post("/ml/classify", json=body)
                     ok = r.status_code == 200
+                    m = BATCH.search(r.headers.get("server-timing", ""))
+                    if m:
+                        batches.append(int(m.group(1)))
                 except httpx.HTTPError:
                     ok = False
                 latencies.append(time.perf_counter() - t)
@@ -67,7 +74,8 @@ async def drive(url: str, n_fields: int, concurrency: int, max_requests: int,
         return lat[min(len(lat) - 1, int(q * len(lat)))] * 1000 if lat else float("nan")
 
     return {"requests": len(lat), "errors": errors, "rps": len(lat) / elapsed, "p50_ms": pct(0.5),
-            "p95_ms": pct(0.95), "p99_ms": pct(0.99)}
+            "p95_ms": pct(0.95), "p99_ms": pct(0.99),
+            "mean_batch": sum(batches) / len(batches) if batches else None}
 
 
 def wait_ready(url: str, path: str, timeout: float = 180) -> None:
@@ -90,18 +98,21 @@ def main() -> None:
     p.add_argument("--replicas", type=int, default=2)
     p.add_argument("--max-requests", type=int, default=400)
     p.add_argument("--max-seconds", type=float, default=20)
+    p.add_argument("--batch-wait-s", type=float, default=ServeArgs().batch_wait_timeout_s,
+                   help="the service's batch_wait_timeout_s (default: the service's default)")
+    p.add_argument("--name", default="serve_load")
     a = p.parse_args()
     import ray
     from ray import serve
 
     from semindex.serving.app import build_app
-    from semindex.serving.settings import ServeArgs
 
     sport, fport = free_port(), free_port()
     ray.init(address="local", num_cpus=6, include_dashboard=False, log_to_driver=False)
     serve.start(http_options={"host": "127.0.0.1", "port": sport})
     serve.run(build_app(ServeArgs(model_store=a.store, num_replicas=a.replicas, log_dir="/tmp/semindex-bench",
-                                  max_batch_size=32, max_ongoing_requests=128)), name="semindex",
+                                  max_batch_size=32, max_ongoing_requests=128,
+                                  batch_wait_timeout_s=a.batch_wait_s)), name="semindex",
               route_prefix="/")
     flask = subprocess.Popen([sys.executable, str(Path(__file__).parent / "flask_reference.py"),
                               "--store", a.store, "--port", str(fport)],
@@ -115,7 +126,9 @@ def main() -> None:
                 for name, url in (("semindex", f"http://127.0.0.1:{sport}"),
                                   ("flask-seed", f"http://127.0.0.1:{fport}")):
                     r = asyncio.run(drive(url, n_fields, c, a.max_requests, a.max_seconds))
-                    rows.append({"server": name, "fields": n_fields, "concurrency": c, **r})
+                    rows.append({"server": name, "fields": n_fields, "concurrency": c,
+                                 "batch_wait_ms": a.batch_wait_s * 1000 if name == "semindex" else None,
+                                 **r})
                     print(table(rows[-1:], list(rows[-1])), flush=True)
                 base = rows[-1]["rps"]
                 rows[-2]["rps_ratio_vs_flask"] = rows[-2]["rps"] / base if base else float("nan")
@@ -124,9 +137,9 @@ def main() -> None:
         serve.shutdown()
         ray.shutdown()
     print()
-    print(table(rows, ["server", "fields", "concurrency", "requests", "errors", "rps", "p50_ms", "p95_ms",
-                       "p99_ms", "rps_ratio_vs_flask"]))
-    record("serve_load", {"rows": rows, "args": vars(a)})
+    print(table(rows, ["server", "fields", "concurrency", "batch_wait_ms", "requests", "errors", "rps",
+                       "p50_ms", "p95_ms", "p99_ms", "mean_batch", "rps_ratio_vs_flask"]))
+    record(a.name, {"rows": rows, "args": vars(a)})
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import threading
 import time
 from collections import Counter
@@ -185,6 +186,41 @@ def test_health_version_docs(service: Service) -> None:
     paths = service.http.get("/openapi.json").json()["paths"]
     assert {"/ml/classify", "/ml/fill", "/ml/feedback", "/ml/health", "/ml/version", "/ml/reload",
             "/ml/train"} <= set(paths)
+
+
+BATCH = re.compile(r'^batch;dur=[0-9.]+;desc="size (\d+)"$')
+
+
+def test_concurrent_requests_are_embedded_in_one_batch(service: Service) -> None:
+    def size(r: httpx.Response) -> int:
+        assert r.status_code == 200, r.text
+        m = BATCH.match(r.headers["server-timing"])
+        assert m, r.headers["server-timing"]
+        return int(m.group(1))
+
+    body = {"fields": FORM["fields"][:3]}
+    alone = [service.post("/ml/classify", body) for _ in range(5)]
+    assert [size(r) for r in alone] == [1] * 5  # one client at a time: nothing to batch with
+    def answer(r: httpx.Response) -> list[tuple[str, str, float]]:
+        return [(m["selector"], m["key"], round(m["score"], 3)) for m in r.json()["matches"]]
+
+    expected = answer(alone[0])
+    start = threading.Barrier(24)
+    answers: list[httpx.Response] = []
+
+    def client() -> None:
+        c = httpx.Client(base_url=str(service.http.base_url), timeout=60)
+        start.wait()
+        answers.append(c.post("/ml/classify", json=body, headers={"Authorization": f"Bearer {CLIENT}"}))
+
+    threads = [threading.Thread(target=client) for _ in range(24)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    sizes = [size(r) for r in answers]
+    assert len(sizes) == 24 and max(sizes) > 1  # two replicas, 24 requests at once: shared batches
+    assert all(answer(r) == expected for r in answers)  # batching changes no answer
 
 
 def test_not_ready_without_a_promoted_version(service: Service) -> None:

@@ -25,7 +25,8 @@ class ServeArgs(BaseModel):
     replica_cpus: float = Field(0.5, gt=0, description="fractional so replicas never starve jobs")
     max_ongoing_requests: int = 64
     max_batch_size: int = Field(16, ge=1)
-    batch_wait_timeout_s: float = Field(0.005, ge=0)
+    batch_wait_timeout_s: float = Field(0.005, ge=0, description="how long a batch waits for "
+                                        "more requests; only while others are in flight")
     admin_token_env: str = "SEMINDEX_ADMIN_TOKEN"
     admin_token_file: str | None = None
     client_token_env: str = "SEMINDEX_CLIENT_TOKEN"
