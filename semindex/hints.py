@@ -138,6 +138,19 @@ class Hints:
         needed = self.needs_words.get(key, ())
         return () if says_one_of(text, needed) else needed
 
+    def date_part_named(self, text: str, also: tuple[str, ...] = ()) -> str | None:
+        """The one part of a date (``day``, ``month``, ``year``) that normalised ``text``
+        names when it names nothing else: each of its words is a word of that part, a filler,
+        or begins with one of ``also`` ("Day", "MM", "aaaa", "Año", "Birth year" with
+        ``also=("birth",)``); None otherwise ("Day of arrival", "DD/MM/YYYY")."""
+        words = text.split()
+        named = {p for p, ws in self.date_parts.items() if ws.intersection(words)}
+        if len(named) != 1:
+            return None
+        part = named.pop()
+        rest = [w for w in words if w not in self.date_parts[part] and w not in self.fillers]
+        return part if all(says_one_of(w, also) for w in rest) else None
+
     def autocomplete_key(self, value: str | None) -> str | None:
         """The key named by an ``autocomplete`` attribute (qualifier tokens skipped)."""
         if not value:

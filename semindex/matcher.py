@@ -14,7 +14,9 @@ examples) against a threshold that is calibrated per key and adjusted by what th
 says about itself (required, generic wording). A key of a numbered series takes the
 number its label ends in ("Address 2" is the second address line). A key the hints file
 ties to words (``needs_words``: a birth date needs "birth", "dob", "Geburt", ...) that the
-request does not say anywhere is withdrawn. Then the hints file's sibling rules read
+request does not say anywhere is withdrawn; where the request does say them, a field whose
+words name only a part of a date ("Day", "MM", "aaaa") is that date. Then the hints file's
+sibling rules read
 each key against the request's other fields ("Name" beside a last name is the first
 name), and finally the accepted fields of one form are assigned jointly, so two fields
 cannot both claim a non-repeatable key (not for a request whose ``form.scope`` is
@@ -52,6 +54,8 @@ MIN_STEM = 5
 MAX_SYNONYM_WORDS = 6
 #: Added to a field's own key in the joint assignment, so that ties keep the decision.
 OWN_KEY_TIE_BREAK = 1e-6
+#: A known-unknown score at least this high is the field's own text confirmed as unknown.
+SAME_TEXT = 0.9999
 #: Decisions made from the field's words, which the sibling rules and the assignment may revise.
 FREE_REASONS = ("semantic", "lexical", "mention")
 
@@ -310,7 +314,11 @@ class Matcher:
             numbers = [self.lexicon.number(first_attribute(f)) for f in fields]
             apply_numbers(decisions, hints.numbered, numbers, admitted)
         if hints.needs_words:
-            apply_needed_words(decisions, hints, request_text(fields, form))
+            said = request_text(fields, form)
+            apply_needed_words(decisions, hints, said)
+            if hints.date_parts:
+                apply_date_parts(decisions, [first_attribute(f) for f in fields], hints,
+                                 self.bundle.index.keys, said, admitted)
         apply_sibling_rules(decisions, hints.sibling_rules, self.bundle.index.keys, admitted)
         if self.assign and not page:
             assign_jointly(decisions, hints.repeatable)
@@ -454,7 +462,8 @@ class Matcher:
 def revise(d: Decision, key: str, reason: str, why: str) -> None:
     """Give ``d`` another key by a form-level step: the words' key becomes the runner-up
     and ``why`` is added to the evidence."""
-    d.runner_up = {"key": d.key, "score": d.score}
+    if d.key is not None:
+        d.runner_up = {"key": d.key, "score": d.score}
     d.evidence.append(why)
     d.key, d.reason = key, reason
 
@@ -496,6 +505,37 @@ def apply_needed_words(decisions: list[Decision], hints: Hints, said: str) -> No
             d.accepted, d.reason = False, "missing_context"
             d.evidence.append(f"{d.key} needs a word such as {', '.join(repr(w) for w in missing[:3])} "
                               "in the field or its form; the request says none")
+
+
+def apply_date_parts(decisions: list[Decision], words: Sequence[str], hints: Hints,
+                     keys: Collection[str], said: str,
+                     admitted: Sequence[frozenset[str] | None] | None = None) -> None:
+    """A field whose words name one part of a date and nothing else ("Day", "MM", "aaaa",
+    "Año": the hints file's ``date_parts``) is the date key that the request calls for: the
+    one key that a ``type=date`` field can be (the hints file's ``types``) whose
+    ``needs_words`` the request says ("birth", "dob", "Geburt"). A birth date asked for as
+    three selects is three such fields; on the forms dev pages each of the 26 fields that
+    name only a date part on a page that mentions birth is one. Decisions from declared
+    evidence stands, and so does a confirmed unknown that is the field's own text (one
+    that is only its nearest example does not: "Day of arrival" confirmed as none of the keys
+    says nothing of "Day"); ``words``: per field, its first attribute."""
+    dated = [k for k in hints.types.get("date", ()) if k in keys and hints.needs_words.get(k)
+             and not hints.missing_words(k, said)]
+    if len(dated) != 1:
+        return
+    key, need = dated[0], hints.needs_words[dated[0]]
+    for i, (d, text) in enumerate(zip(decisions, words, strict=True)):
+        if (d.reason not in (*FREE_REASONS, "below_threshold", "lexical_only", "known_unknown")
+                or (d.reason == "known_unknown" and d.score >= SAME_TEXT)
+                or (d.accepted and d.key == key)):
+            continue
+        allowed = admitted[i] if admitted is not None else None
+        part = hints.date_part_named(normalize(text), need)
+        if part is None or (allowed is not None and key not in allowed):
+            continue
+        revise(d, key, "date_part", f"the field names the {part} of a date and the request "
+               f"says a word {key} needs: a part of {key}")
+        d.accepted = True
 
 
 def apply_sibling_rules(decisions: list[Decision], rules: Sequence[SiblingRule],

@@ -382,6 +382,77 @@ def test_needed_words_apply_only_to_the_keys_that_declare_them(dates: Matcher) -
     assert hints.missing_words("date_of_birth", "rebirth") == ("birth", "ngày sinh")  # a word's start
 
 
+@pytest.mark.parametrize(("text", "part"), [
+    ("Day", "day"), ("MM", "month"), ("aaaa", "year"), ("Año", "year"), ("Jahr", "year"),
+    ("your month", "month"),  # a filler word
+    ("birth year", "year"), ("annee naissance", "year"),  # the date key's own words
+    ("day of arrival", None), ("dd mm yyyy", None),  # another word; the whole date
+    ("rebirth day", None), ("", None), ("tag cloud", None),
+])
+def test_a_date_part_named_alone(sample_hints: Hints, text: str, part: str | None) -> None:
+    need = sample_hints.needs_words["date_of_birth"]
+    assert sample_hints.date_part_named(normalize(text), need) == part
+
+
+@pytest.fixture
+def split_dates(tmp_path: Path, sample_hints: Hints) -> Matcher:
+    """Date parts that no synonym names: only the date-part step can read them."""
+    from semindex.data import parse_canonical
+
+    canon = parse_canonical({"date_of_birth": ["Date of birth"], "email": ["Email"],
+                             "gender": ["Gender"]}, "dates")
+    hints = parse_hints({k: v for k, v in sample_hints.to_json().items()
+                         if k in ("needs_words", "date_parts", "fillers")}
+                        | {"repeatable": ["date_of_birth"], "autocomplete": {"email": "email"},
+                           "types": {"date": ["date_of_birth"], "email": ["email"],
+                                     "select": ["date_of_birth", "gender"]}},
+                        "hints", canon.keys)
+    store = ModelStore(tmp_path / "ms")
+    build_local_version(store, canon, "hash:64", HashEncoder(64), thresholds=Thresholds(0.99),
+                        hints=hints, unknowns=["Day of arrival", "Jour"])
+    return Matcher(load_bundle(store.resolve("latest")))
+
+
+SELECTS = [{"label": "Day", "type": "select"}, {"name": "mm", "type": "select"},
+           {"placeholder": "aaaa", "type": "select"}]
+BIRTH = {"heading": "Date of birth"}
+
+
+@pytest.mark.parametrize(("fields", "form", "got"), [
+    (SELECTS, BIRTH, ["day", "month", "year"]),
+    (SELECTS, {"title": "Data de nascimento"}, ["day", "month", "year"]),
+    (SELECTS, None, [None, None, None]),  # nothing says birth: a date range, an event
+    ([{"placeholder": "DD", "name": "tbxDOBDay"}], None, ["day"]),  # the field says it
+    ([{"name": "annee_naissance"}], None, ["year"]),
+    ([{"label": "Day of arrival"}, {"label": "Day"}], BIRTH, [None, "day"]),  # more than a part
+    ([{"label": "DD/MM/YYYY"}], BIRTH, [None]),  # the whole date, not a part
+    ([{"label": "Day", "type": "email"}], BIRTH, [None]),  # its type admits no date
+    ([{"label": "Day", "autocomplete": "email"}], BIRTH, [None]),  # declared evidence stands
+    ([{"label": "Jour"}], BIRTH, [None]),  # its own text is a confirmed unknown
+])
+def test_a_field_that_names_a_date_part_is_the_date_the_form_asks_for(
+        split_dates: Matcher, fields: list[dict[str, Any]], form: dict[str, Any] | None,
+        got: list[str | None]) -> None:
+    decisions = split_dates.classify(fields, form)
+    for d, part in zip(decisions, got, strict=True):
+        assert (d.reason == "date_part") == (part is not None), (d.text, d.reason)
+        if part is not None:
+            assert d.accepted and d.key == "date_of_birth"
+            assert d.evidence[-1].startswith(f"the field names the {part} of a date")
+        else:
+            assert not (d.accepted and d.key == "date_of_birth")
+
+
+def test_the_date_part_step_needs_a_date_key_the_hints_declare(split_dates: Matcher) -> None:
+    from dataclasses import replace
+
+    hints = split_dates.bundle.hints
+    for other in (replace(hints, types={k: v for k, v in hints.types.items() if k != "date"}),
+                  replace(hints, needs_words={})):  # which date would "Day" be a part of?
+        m = Matcher(replace(split_dates.bundle, hints=other))
+        assert not [d for d in m.classify(SELECTS, BIRTH) if d.reason == "date_part" or d.accepted]
+
+
 def test_classify_many_matches_classify(matcher: Matcher) -> None:
     a = [{"label": "Surname"}, {"name": "zip"}]
     b = [{"label": "E-mail"}]

@@ -620,6 +620,35 @@ def test_a_birth_date_in_three_selects_is_filled_part_by_part(service: Service) 
                    "#e": ("ada@example.com", "filled")}
 
 
+def test_unlabelled_date_parts_are_the_birth_date_the_form_asks_for(service: Service) -> None:
+    """The date-part step through the real model: selects that say only "dia", "mes", "ano"
+    are the birth date where the form's heading says "Data de nascimento", and nothing where
+    it asks for a trip's date; /ml/fill writes each its part."""
+    fields = [{"selector": "#d", "name": "dia", "type": "select",
+               "options": [str(d) for d in range(1, 32)]},
+              {"selector": "#m", "name": "mes", "type": "select",
+               "options": [str(m) for m in range(1, 13)]},
+              {"selector": "#a", "name": "ano", "type": "select",
+               "options": [str(y) for y in range(2010, 1930, -1)]}]
+
+    def classify(heading: str) -> dict[str, dict[str, Any]]:
+        r = service.post("/ml/classify", {"fields": fields, "form": {"heading": heading}})
+        assert r.status_code == 200, r.text
+        return {m["selector"]: m for m in r.json()["matches"] + r.json()["rejected"]}
+
+    birth = classify("Data de nascimento")
+    assert {s: (m["key"], m["accepted"], m["reason"]) for s, m in birth.items()} == dict.fromkeys(
+        ("#d", "#m", "#a"), ("date_of_birth", True, "date_part"))
+    assert "the field names the year of a date" in birth["#a"]["evidence"][-1]
+    trip = classify("Data da viagem")
+    assert not [m for m in trip.values() if m["accepted"] and m["key"] == "date_of_birth"]
+    options = {f["selector"]: f["options"] for f in fields}
+    r = service.post("/ml/fill", {"user_profile": {"date_of_birth": "1990-04-23"},
+                                  "matches": [{**m, "options": options[s]} for s, m in birth.items()]})
+    assert r.status_code == 200, r.text
+    assert {f["selector"]: f["value"] for f in r.json()["fills"]} == {"#d": "23", "#m": "4", "#a": "1990"}
+
+
 def test_metrics_are_exported(service: Service) -> None:
     import os
 
