@@ -33,7 +33,7 @@ import numpy as np
 
 from semindex.bundle import Bundle
 from semindex.data import UNKNOWN
-from semindex.hints import Hints, SiblingRule
+from semindex.hints import Hints, SiblingRule, says_one_of
 from semindex.index import KeyHit
 from semindex.text import PART_SEPARATOR, field_text, first_attribute, is_generic, normalize, request_text
 
@@ -515,8 +515,8 @@ def apply_date_parts(decisions: list[Decision], words: Sequence[str], hints: Hin
     one key that a ``type=date`` field can be (the hints file's ``types``) whose
     ``needs_words`` the request says ("birth", "dob", "Geburt"). A birth date asked for as
     three selects is three such fields; on the forms dev pages each of the 26 fields that
-    name only a date part on a page that mentions birth is one. Decisions from declared
-    evidence stands, and so does a confirmed unknown that is the field's own text (one
+    name only a date part on a page that mentions birth is one. Declared evidence stands,
+    and so does a confirmed unknown that is the field's own text (one
     that is only its nearest example does not: "Day of arrival" confirmed as none of the keys
     says nothing of "Day"); ``words``: per field, its first attribute."""
     dated = [k for k in hints.types.get("date", ()) if k in keys and hints.needs_words.get(k)
@@ -524,6 +524,7 @@ def apply_date_parts(decisions: list[Decision], words: Sequence[str], hints: Hin
     if len(dated) != 1:
         return
     key, need = dated[0], hints.needs_words[dated[0]]
+    word = next(w for w in need if says_one_of(said, (w,)))
     for i, (d, text) in enumerate(zip(decisions, words, strict=True)):
         if (d.reason not in (*FREE_REASONS, "below_threshold", "lexical_only", "known_unknown")
                 or (d.reason == "known_unknown" and d.score >= SAME_TEXT)
@@ -534,7 +535,7 @@ def apply_date_parts(decisions: list[Decision], words: Sequence[str], hints: Hin
         if part is None or (allowed is not None and key not in allowed):
             continue
         revise(d, key, "date_part", f"the field names the {part} of a date and the request "
-               f"says a word {key} needs: a part of {key}")
+               f"says {word!r}: the {part} of {key}")
         d.accepted = True
 
 

@@ -439,12 +439,16 @@ def test_a_field_that_names_a_date_part_is_the_date_the_form_asks_for(
         if part is not None:
             assert d.accepted and d.key == "date_of_birth"
             assert d.evidence[-1].startswith(f"the field names the {part} of a date")
+            assert d.evidence[-1].endswith(f": the {part} of date_of_birth")
         else:
             assert not (d.accepted and d.key == "date_of_birth")
 
 
 def test_the_date_part_step_needs_a_date_key_the_hints_declare(split_dates: Matcher) -> None:
     from dataclasses import replace
+
+    said = split_dates.classify(SELECTS, {"title": "Geburtsdatum"})[0].evidence[-1]
+    assert "the request says 'geburt'" in said  # the word it found, as the hints spell it
 
     hints = split_dates.bundle.hints
     for other in (replace(hints, types={k: v for k, v in hints.types.items() if k != "date"}),
