@@ -4,6 +4,8 @@
     semindex versions promote NAME | rollback [NAME] | prune --keep N
     semindex evaluate --version latest --eval rows.jsonl [--canonical c.json] [--json]
     semindex evaluate loop --eval rows.jsonl --canonical c.json [--hints h.json] [--folds 2]
+    semindex classify "SWE" "E-mail" [--version latest] [--json]
+    semindex classify --fields form.json     # a /ml/classify body: {"fields": [...], "form": {...}}
 """
 
 from __future__ import annotations
@@ -71,6 +73,48 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _classify(args: argparse.Namespace) -> int:
+    """Classify texts (each alone, as a label) and a form, with a version of the store:
+    what ``POST /ml/classify`` would answer, without a running service."""
+    from pathlib import Path
+
+    from pydantic import ValidationError
+
+    from semindex.data import decode_json, read_text
+    from semindex.errors import DataError
+    from semindex.remote_store import open_store
+    from semindex.serving.schemas import ClassifyIn
+    from semindex.serving.state import load_served
+
+    requests: list[tuple[list[dict[str, Any]], dict[str, Any] | None]] = [
+        ([{"label": t}], None) for t in args.texts]
+    if args.fields:
+        where = Path("<stdin>" if args.fields == "-" else args.fields)
+        raw = sys.stdin.read() if args.fields == "-" else read_text(where, "fields file")
+        try:
+            body = ClassifyIn.model_validate(decode_json(raw, where))
+        except ValidationError as exc:
+            e = exc.errors()[0]
+            loc = ".".join(str(x) for x in e["loc"] if "[" not in str(x))
+            raise DataError(f"{where}: {loc or 'body'}: {e['msg']}") from None
+        requests.append(([f.model_dump(exclude_none=True) for f in body.fields],
+                         body.form.model_dump(exclude_none=True) if body.form else None))
+    if not requests:
+        raise SemindexError("classify: give one or more texts, or --fields FILE ('-': stdin)")
+    served = load_served(open_store(args.store), args.version, args.encoder)
+    decisions = [d for ds in served.matcher.classify_many(requests) for d in ds]
+    if args.json:
+        print(json.dumps({"model_version": served.version,
+                          "decisions": [d.to_json() for d in decisions]}, indent=2, ensure_ascii=False))
+        return 0
+    print(f"version {served.version}")
+    for d in decisions:
+        what = d.selector or d.text
+        key = (d.key or "-") if d.accepted else f"({d.key or '-'})"
+        print(f"{what[:40]:40} {key:20} {d.reason:16} {d.score:.3f} / {d.threshold:.3f}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="semindex", description="semindex model versions and quality")
     parser.add_argument("--store", default=os.environ.get("SEMINDEX_MODEL_STORE", "model_store"),
@@ -100,6 +144,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="loop: override a training config field, e.g. --set calibration.precision_floor=0.95")
     e.add_argument("--json", action="store_true")
     e.set_defaults(func=_evaluate)
+    c = sub.add_parser("classify", help="classify texts or a form's fields with a version (no service)")
+    c.add_argument("texts", nargs="*", help="texts to classify, each alone as a field's label")
+    c.add_argument("--fields", metavar="FILE",
+                   help="a /ml/classify body as JSON ({\"fields\": [...], \"form\": {...}}); '-': stdin")
+    c.add_argument("--version", default="latest")
+    c.add_argument("--encoder", choices=["torch", "onnx-int8"], default="torch")
+    c.add_argument("--json", action="store_true", help="every decision with its evidence, as JSON")
+    c.set_defaults(func=_classify)
     return parser
 
 

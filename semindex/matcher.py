@@ -71,7 +71,7 @@ class Decision:
     synonym: str | None
     # autocomplete | lexical | semantic | mention | form_rule | sibling | below_threshold
     # | no_text | lexical_only | assignment | known_unknown | type | options | missing_context
-    # | number
+    # | number | date_part
     reason: str
     accepted: bool
     runner_up: dict[str, Any] | None = None

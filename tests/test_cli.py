@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -69,3 +70,45 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_:
         main(["--version"])
     assert exit_.value.code == 0 and capsys.readouterr().out.strip() == f"semindex {__version__}"
+
+
+def test_classify_texts_and_a_form(store: ModelStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                   capsys: pytest.CaptureFixture[str]) -> None:
+    from semindex.bundle import load_bundle
+    from semindex.matcher import Matcher
+
+    matcher = Matcher(load_bundle(store.resolve("latest")))
+    form = {"fields": [{"selector": "#s", "label": "Surname"}, {"selector": "#m", "name": "email"}],
+            "form": {"title": "Sign up"}}
+    p = tmp_path / "form.json"
+    p.write_text(json.dumps(form))
+    root = str(store.root)
+    assert main(["--store", root, "classify", "E-mail", "Qwxz vbnm", "--fields", str(p), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["model_version"] == store.latest_name()
+    want = [*matcher.classify([{"label": "E-mail"}]), *matcher.classify([{"label": "Qwxz vbnm"}]),
+            *matcher.classify(form["fields"], form["form"])]
+    assert out["decisions"] == [d.to_json() for d in want]  # what the service's matcher answers
+    assert [d["key"] for d in out["decisions"] if d["accepted"]] == ["email", "last_name", "email"]
+    monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps(form)))
+    assert main(["--store", root, "classify", "--fields", "-"]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0] == f"version {store.latest_name()}" and table[1].split()[:2] == ["#s", "last_name"]
+
+
+@pytest.mark.parametrize(("argv", "body", "message"), [
+    ([], None, "classify: give one or more texts, or --fields FILE"),
+    (["--fields", "FILE"], {"fields": [{"label": "x", "maxlength": -1}]},
+     "form.json: fields.0.maxlength: Input should be greater than or equal to 0"),
+    (["--fields", "FILE"], {"fields": []}, "form.json: fields: List should have at least 1 item"),
+    (["--fields", "FILE"], "{not json", "form.json: line 1: invalid JSON"),
+    (["--fields", "missing.json"], None, "missing.json: fields file not found"),
+    (["--version", "v20990101-000000", "x"], None, "version 'v20990101-000000' not found"),
+])
+def test_classify_bad_input(store: ModelStore, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                            argv: list[str], body: object, message: str) -> None:
+    p = tmp_path / "form.json"
+    p.write_text(body if isinstance(body, str) else json.dumps(body))
+    argv = [str(p) if a == "FILE" else str(tmp_path / a) if a.endswith(".json") else a for a in argv]
+    assert main(["--store", str(store.root), "classify", *argv]) == 2
+    assert message in capsys.readouterr().err

@@ -98,3 +98,28 @@ def test_base_model_settings_resolve_to_loadable_paths(tmp_path: Path,
         resolve_model_path("empty")
     with pytest.raises(ModelLoadError, match=r"\./missing: base model directory not found"):
         resolve_model_path("./missing")
+
+
+def test_the_classify_command_with_the_real_model(real_matcher: Matcher, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """``semindex classify`` loads the version as a replica does (the real model) and
+    answers as the matcher does: the sample form's fields and two loose texts."""
+    import json
+
+    from semindex.cli import main
+
+    store = real_matcher.bundle.path.parent
+    form = json.loads((SAMPLE / "form.json").read_text())
+    p = tmp_path / "form.json"
+    p.write_text(json.dumps({"fields": form["fields"], "form": form["form"]}))
+    assert main(["--store", str(store), "classify", "Your e-mail address", "Search products",
+                 "--fields", str(p), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)["decisions"]
+    want = [*real_matcher.classify([{"label": "Your e-mail address"}]),
+            *real_matcher.classify([{"label": "Search products"}]),
+            *real_matcher.classify(form["fields"], form["form"])]
+    assert [(d["key"], d["accepted"], d["reason"]) for d in out] == [
+        (d.key, d.accepted, d.reason) for d in want]
+    assert out[0]["key"] == "email" and out[0]["accepted"] and not out[1]["accepted"]
+    by_selector = {d["selector"]: d["key"] for d in out[2:] if d["accepted"]}
+    assert by_selector["#mail"] == "email" and by_selector["#zip"] == "postal_code"
