@@ -118,6 +118,7 @@ class Lexicon:
                 if as_written:
                     plain.add(norm)
         self._norms = list(self.table)
+        self._broader: dict[tuple[str, str], bool] = {}
 
     def norm(self, text: str) -> str:
         """The text as the lexicon compares it: normalised, filler words dropped (unless
@@ -189,6 +190,20 @@ class Lexicon:
                 key, syn = found[0]
                 return (key, syn) if len(keys) == 1 and key not in (None, UNKNOWN) else None
         return None
+
+    def broader(self, synonym: str, key: str) -> bool:
+        """Whether ``synonym`` (of ``key``) is a broader word: its words lie, in order, inside
+        a longer entry of another key ("Name" in "User name" and "Company name", "Address" in
+        "Email address"), so that an identifier saying it says little about which key."""
+        cached = self._broader.get((synonym, key))
+        if cached is None:
+            words = self.norm(synonym).split()
+            n = len(words)
+            cached = any(len(ew) > n and key not in keys
+                         and any(ew[i:i + n] == words for i in range(len(ew) - n + 1))
+                         for ew, keys in ((e.split(), ks) for e, ks in self.table.items()))
+            self._broader[(synonym, key)] = cached
+        return cached
 
     def shares_stem(self, text: str, synonym: str) -> bool:
         """Whether a word of ``text`` (``MIN_STEM`` letters or more, filler words left out)
@@ -415,12 +430,24 @@ class Matcher:
         if not accepted:
             # Two weaker signals that agree: the label mentions one of the key's synonyms
             # and the key is the semantic step's best one, though under its threshold (or
-            # found through a lexical-only synonym).
+            # found through a lexical-only synonym). A label that mentions no one key leaves
+            # it to the other attributes ("Join our mailing list" with name="newsletter_email")
+            # when those that mention a key agree; a broader word there counts for nothing
+            # (``name="suggest_name"``).
             mention = self.lexicon.mention(label)
+            where = "the label"
+            if mention is None:
+                parts: dict[str, tuple[str, tuple[str, str]]] = {}
+                for part in text.split(PART_SEPARATOR)[1:]:
+                    found = self.lexicon.mention(part)
+                    if found is not None and not self.lexicon.broader(found[1], found[0]):
+                        parts.setdefault(found[0], (part, found))
+                if len(parts) == 1 and top.key in parts:
+                    where, mention = repr(parts[top.key][0]), parts[top.key][1]
             if mention is not None and mention[0] == top.key:
                 return Decision(sel, text, top.key, top.score, threshold, margin, mention[1],
                                 "mention", True, runner,
-                                [f"the label mentions {mention[1]!r}, a synonym of {top.key}, the "
+                                [f"{where} mentions {mention[1]!r}, a synonym of {top.key}, the "
                                  f"semantic step's best key ({top.score:.2f}, threshold "
                                  f"{threshold:.2f})", *why], hits)
         return Decision(sel, text, top.key, top.score, threshold, margin, top.synonym,

@@ -738,6 +738,42 @@ def test_a_mentioned_synonym_that_the_semantic_step_agrees_with_is_accepted(
         assert d.evidence[0].startswith(f"the label mentions {d.synonym!r}, a synonym of {key}")
 
 
+@pytest.mark.parametrize(("field", "key", "reason", "part"), [
+    ({"label": "Qwxz", "name": "account_surname"}, "last_name", "mention", "account surname"),
+    ({"label": "Qwxz vbnm", "placeholder": "Your ZIP code please"}, "postal_code", "mention",
+     "Your ZIP code please"),
+    ({"label": "Surname or forename", "name": "holder_surname"}, "last_name", "mention",
+     "holder surname"),  # a label that mentions two keys leaves it to the name
+    ({"label": "Other ZIP code here", "name": "holder_surname"}, "last_name", "below_threshold",
+     None),  # the label mentions another key
+])
+def test_another_attribute_that_mentions_the_semantic_key_is_accepted(
+        strict: Matcher, field: dict[str, str], key: str, reason: str, part: str | None) -> None:
+    d = strict.classify([field])[0]
+    assert (d.key, d.reason, d.accepted) == (key, reason, reason == "mention")
+    assert d.score < d.threshold
+    if part is not None:
+        assert d.evidence[0].startswith(f"{part!r} mentions {d.synonym!r}, a synonym of {key}")
+
+
+def test_a_broader_word_in_another_attribute_says_nothing(tmp_path: Path) -> None:
+    from semindex.data import parse_canonical
+
+    canon = parse_canonical({"full_name": ["Name"], "username": ["User name"],
+                             "email": ["Email"]}, "names")
+    lex = Lexicon([(r.key, r.synonym) for r in canon.records()])
+    assert lex.broader("Name", "full_name")  # inside "User name", another key's
+    assert not lex.broader("User name", "username") and not lex.broader("Email", "email")
+    store = ModelStore(tmp_path / "ms")
+    build_local_version(store, canon, "hash:64", HashEncoder(64), thresholds=Thresholds(0.99, {}, 1.0),
+                        hints=Hints())
+    m = Matcher(load_bundle(store.resolve("latest")))
+    broad, named = m.classify([{"label": "Qwxz", "name": "suggest_name"},
+                               {"label": "Qwxz", "name": "suggest_email"}], {"scope": "page"})
+    assert broad.key == "full_name" and (broad.reason, broad.accepted) == ("below_threshold", False)
+    assert (named.key, named.reason, named.accepted) == ("email", "mention", True)
+
+
 def test_leave_one_out_calibration(tmp_path: Path, tiny) -> None:  # type: ignore[no-untyped-def]
     """Calibration texts are indexed, and each is scored without its own record."""
     from semindex.data import SynonymRecord

@@ -176,6 +176,26 @@ def test_a_mentioned_synonym_the_semantic_step_agrees_with_is_accepted(service: 
     assert (got["#n"]["reason"], got["#n"]["accepted"]) == ("below_threshold", False)  # no mention
 
 
+def test_another_attribute_that_mentions_the_semantic_key_is_accepted(service: Service) -> None:
+    """Through the real model: a label that names nothing ("Sign up for our weekly offers")
+    leaves it to the field's ``name``, which mentions the semantic step's best key; a broader
+    word there ("name" in ``suggest_name``: also inside "User name", "Company name") does not."""
+    assert service.served_versions(5) == {service.v["a"]}
+    r = service.post("/ml/classify", {"form": {"scope": "page"}, "fields": [
+        {"selector": "#n", "label": "Sign up for our weekly offers", "name": "newsletter_email"},
+        {"selector": "#g", "label": "Bli medlem", "name": "user_register_flow[sex]"},
+        {"selector": "#s", "label": "(please provide a brief description)", "name": "suggest_name"}]})
+    assert r.status_code == 200, r.text
+    got = {m["selector"]: m for m in r.json()["matches"] + r.json()["rejected"]}
+    for sel, key, part, syn in (("#n", "email", "newsletter email", "Email"),
+                                ("#g", "gender", "user register flow sex", "Sex")):
+        m = got[sel]
+        assert (m["key"], m["reason"], m["accepted"]) == (key, "mention", True), m
+        assert m["score"] < m["threshold"]
+        assert m["evidence"][0].startswith(f"{part!r} mentions {syn!r}, a synonym of {key}")
+    assert not got["#s"]["accepted"] and got["#s"]["reason"] == "below_threshold"
+
+
 def test_health_version_docs(service: Service) -> None:
     h = service.http.get("/ml/health")
     keys = len(load_canonical(SAMPLE / "canonical.json").keys)
