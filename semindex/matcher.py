@@ -11,7 +11,9 @@ lexical match of the field's main text against the synonym table (filler words s
 abstains, a lexical match of its other attributes (placeholder, name, id) when those that
 name a key agree, then the semantic match (FAISS, max over synonyms and confirmed
 examples) against a threshold that is calibrated per key and adjusted by what the field
-says about itself (required, generic wording). A key of a numbered series takes the
+says about itself (required, generic wording); under its threshold, the semantic step's
+best key is still taken where the label, or else another attribute, mentions one of its
+synonyms. A key of a numbered series takes the
 number its label ends in ("Address 2" is the second address line). A key the hints file
 ties to words (``needs_words``: a birth date needs "birth", "dob", "Geburt", ...) that the
 request does not say anywhere is withdrawn; where the request does say them, a field whose
