@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import subprocess
@@ -40,9 +39,11 @@ def machine() -> dict[str, Any]:
 
 
 def record(name: str, payload: dict[str, Any]) -> Path:
+    from semindex.atomic import write_json  # a run cut short leaves the previous figures whole
+
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"{name}.json"
-    path.write_text(json.dumps({"machine": machine(), **payload}, indent=2, default=str))
+    write_json(path, {"machine": machine(), **payload})
     print(f"\nwrote {path}")
     return path
 
