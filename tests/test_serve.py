@@ -339,6 +339,8 @@ def test_a_page_on_an_allowed_origin_may_call_the_service(service: Service) -> N
     r = service.http.post("/ml/classify", json={"fields": [{"label": "Email"}]},
                           headers={"Origin": ORIGIN, "Authorization": f"Bearer {CLIENT}"})
     assert r.status_code == 200 and r.headers["access-control-allow-origin"] == ORIGIN
+    exposed = {h.strip().lower() for h in r.headers["access-control-expose-headers"].split(",")}
+    assert "server-timing" in exposed and "server-timing" in r.headers  # the page may read it
     r = service.http.post("/ml/reload", json={}, headers={"Origin": ORIGIN})  # no token: 401
     assert r.status_code == 401 and r.headers["access-control-allow-origin"] == ORIGIN
     r = service.http.post("/ml/classify", content=b"x" * 300_000, headers={"Origin": ORIGIN})

@@ -99,7 +99,8 @@ async def _edge(request: Request, call_next: Any) -> Any:
 
     * CORS for the origins in ``args.cors_origins`` (a web page that calls the service from
       the browser; none by default). Preflights are answered here, before authentication;
-      every answer to an allowed origin, errors included, carries the header.
+      every answer to an allowed origin, errors included, carries the header, and lets the
+      page read ``Server-Timing`` (the classify batch) and ``Location`` (a training job).
     * the body-size limit (413).
     """
     allowed: tuple[str, ...] = getattr(request.app.state, "cors_origins", ())
@@ -112,7 +113,8 @@ async def _edge(request: Request, call_next: Any) -> Any:
             "Access-Control-Allow-Headers": "Authorization, Content-Type",
             "Access-Control-Max-Age": "600"})
     response = await _limit_body(request) or await call_next(request)
-    response.headers.update(cors)
+    if cors:  # and the headers a page may read beyond the simple ones
+        response.headers.update({**cors, "Access-Control-Expose-Headers": "Server-Timing, Location"})
     return response
 
 
