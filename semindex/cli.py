@@ -45,8 +45,9 @@ def _versions(args: argparse.Namespace) -> int:
         print(f"latest -> {name}")
     elif args.action == "prune":
         removed = store.prune(args.keep)
+        served = ", ".join(f"{v} ({s})" for s, v in sorted(store.served_names().items()))
         print(f"removed {len(removed)} version(s): {', '.join(removed) or '-'} (kept latest "
-              f"{store.latest_name()} and served {store.served_name()})")
+              f"{store.latest_name()} and served {served or None})")
     return 0
 
 

@@ -30,7 +30,18 @@ from typing import Any
 from pyarrow import fs as pafs
 
 from semindex.errors import StoreError, VersionNotFound
-from semindex.store import ARTIFACTS, VERSION_RE, ModelStore, VersionInfo, previous_version, prunable
+from semindex.store import (
+    ARTIFACTS,
+    DEFAULT_SERVICE,
+    VERSION_RE,
+    ModelStore,
+    VersionInfo,
+    format_served,
+    parse_served,
+    previous_version,
+    prunable,
+    validate_service,
+)
 
 POINTER = "LATEST"
 SERVED = "SERVED"
@@ -130,17 +141,24 @@ class RemoteModelStore:
         return data
 
     def versions(self) -> list[VersionInfo]:
-        latest, served = self.latest_name(), self.served_name()
-        return [VersionInfo(n, Path(self._p(n)), self.manifest(n), n == latest, n == served)
+        latest, served = self.latest_name(), set(self.served_names().values())
+        return [VersionInfo(n, Path(self._p(n)), self.manifest(n), n == latest, n in served)
                 for n in self.names()]
 
-    def served_name(self) -> str | None:
+    def served_names(self) -> dict[str, str]:
         path = self._p(SERVED)
-        name = self._read(path).decode().strip() if self._exists(path) else ""
-        return name if VERSION_RE.match(name) else None
+        return parse_served(self._read(path).decode()) if self._exists(path) else {}
 
-    def mark_served(self, name: str) -> None:
-        self._write(self._p(SERVED), (self.validate_name(name) + "\n").encode())
+    def served_name(self, service: str = DEFAULT_SERVICE) -> str | None:
+        return self.served_names().get(service)
+
+    def mark_served(self, name: str, service: str = DEFAULT_SERVICE) -> None:
+        """As :meth:`ModelStore.mark_served`; an object store has no lock, so two services
+        recording in the same instant can lose one entry (the next reload writes it again)."""
+        self.validate_name(name)
+        served = self.served_names()
+        served[validate_service(service)] = name
+        self._write(self._p(SERVED), format_served(served))
 
     def resolve(self, ref: str = "latest") -> Path:
         """A local copy of ``latest`` or of a named version (downloaded once per node)."""
@@ -211,7 +229,7 @@ class RemoteModelStore:
         return name
 
     def prune(self, keep: int) -> list[str]:
-        doomed = prunable(self.names(), {self.latest_name(), self.served_name()}, keep)
+        doomed = prunable(self.names(), {self.latest_name(), *self.served_names().values()}, keep)
         for n in doomed:
             self.fs.delete_file(self._p(n, "manifest.json"))  # invisible first, then delete
             self.fs.delete_dir(self._p(n))

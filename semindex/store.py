@@ -6,7 +6,8 @@ Layout::
       v20261122-130501/      model/ index.faiss meta.json thresholds.json metrics.json manifest.json
       latest -> v20261122-130501   (symlink; or a LATEST pointer file where symlinks fail)
       promotions.jsonl       append-only history of promotions (used by rollback)
-      SERVED                 the version the service last committed (kept by prune)
+      SERVED                 per service, the version it last committed (kept by prune):
+                             "<version> <service>" lines
       .lock                  held while latest moves (promote, rollback) and during prune
       .staging/              versions being built (invisible to list/resolve)
 
@@ -38,6 +39,9 @@ LATEST = "latest"
 POINTER_FILE = "LATEST"
 HISTORY = "promotions.jsonl"
 SERVED = "SERVED"
+#: The name a service records its version under when it names none (``ServeArgs.service_name``).
+DEFAULT_SERVICE = "semindex"
+SERVICE_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 LOCK = ".lock"
 STAGING = ".staging"
 ARTIFACTS = ("model", "index.faiss", "meta.json", "thresholds.json", "metrics.json",
@@ -162,24 +166,33 @@ class ModelStore:
         return data
 
     def versions(self) -> list[VersionInfo]:
-        latest, served = self.latest_name(), self.served_name()
-        return [VersionInfo(n, self.root / n, self.manifest(n), n == latest, n == served)
+        latest, served = self.latest_name(), set(self.served_names().values())
+        return [VersionInfo(n, self.root / n, self.manifest(n), n == latest, n in served)
                 for n in self.names()]
 
-    def served_name(self) -> str | None:
-        """The version the service following this store last committed (:meth:`mark_served`)."""
+    def served_names(self) -> dict[str, str]:
+        """Per service following this store, the version it last committed (:meth:`mark_served`)."""
         try:
-            name = (self.root / SERVED).read_text().strip()
+            text = (self.root / SERVED).read_text()
         except (FileNotFoundError, NotADirectoryError):
-            return None
+            return {}
         except OSError as exc:  # prune must not guess what is served
             raise StoreError(f"{self.root / SERVED}: cannot read the served version: {exc}") from exc
-        return name if VERSION_RE.match(name) else None
+        return parse_served(text)
 
-    def mark_served(self, name: str) -> None:
-        """Record that the service serves ``name``, so that :meth:`prune` keeps it after
-        ``latest`` moved on (a reload to an older version, a promotion not yet reloaded)."""
-        write_bytes(self.root / SERVED, (self.validate_name(name) + "\n").encode())
+    def served_name(self, service: str = DEFAULT_SERVICE) -> str | None:
+        """The version ``service`` last committed, if it recorded one."""
+        return self.served_names().get(service)
+
+    def mark_served(self, name: str, service: str = DEFAULT_SERVICE) -> None:
+        """Record that ``service`` serves ``name``, so that :meth:`prune` keeps it after
+        ``latest`` moved on (a reload to an older version, a promotion not yet reloaded).
+        Services that share a store (staging and production) record under their own names."""
+        self.validate_name(name)
+        with locked(self.root / LOCK):  # two services recording at once keep both entries
+            served = self.served_names()
+            served[validate_service(service)] = name
+            write_bytes(self.root / SERVED, format_served(served))
 
     # -- promote / rollback / prune --------------------------------------------
     def promote(self, name: str, reason: str = "promote") -> str | None:
@@ -251,7 +264,8 @@ class ModelStore:
         if not self.root.is_dir():
             return prunable([], set(), keep)  # nothing to delete; a bad ``keep`` still refused
         with locked(self.root / LOCK):  # latest cannot move to a version being deleted
-            doomed = prunable(self.names(), {self.latest_name(), self.served_name()}, keep)
+            doomed = prunable(self.names(), {self.latest_name(), *self.served_names().values()},
+                              keep)
             for n in doomed:
                 trash = self.root / STAGING / f"{n}.deleting-{uuid.uuid4().hex[:8]}"
                 (self.root / STAGING).mkdir(exist_ok=True)
@@ -274,6 +288,29 @@ def previous_version(history: list[dict[str, Any]], names: list[str], current: s
     if not older:
         raise StoreError("no previous version to roll back to")
     return older[-1]
+
+
+def validate_service(service: str) -> str:
+    if not SERVICE_RE.match(service):
+        raise StoreError(f"invalid service name {service!r}: letters, digits, '.', '_', '-'")
+    return service
+
+
+def parse_served(text: str) -> dict[str, str]:
+    """The ``SERVED`` file: one ``<version> <service>`` per line; a line with a version alone
+    (as written before services were named) is the default service's. Other lines are
+    skipped."""
+    served: dict[str, str] = {}
+    for line in text.splitlines():
+        version, _, service = line.strip().partition(" ")
+        service = service.strip() or DEFAULT_SERVICE
+        if VERSION_RE.match(version) and SERVICE_RE.match(service):
+            served[service] = version
+    return served
+
+
+def format_served(served: dict[str, str]) -> bytes:
+    return "".join(f"{v} {s}\n" for s, v in sorted(served.items())).encode()
 
 
 def prunable(names: list[str], kept: set[str | None], keep: int) -> list[str]:

@@ -27,6 +27,9 @@ def test_serve_yaml_args_are_typed() -> None:
 def test_unknown_arg_is_rejected() -> None:
     with pytest.raises(ValidationError, match="replicaz"):
         ServeArgs.model_validate({"replicaz": 3})
+    with pytest.raises(ValidationError, match="service_name"):  # it goes into the store's SERVED file
+        ServeArgs.model_validate({"service_name": "prod east"})
+    assert ServeArgs.model_validate({"service_name": "prod-east.1"}).service_name == "prod-east.1"
 
 
 def test_tokens_from_env_and_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -107,10 +110,13 @@ def test_a_store_that_cannot_record_the_served_version_still_serves(
 
     store = ModelStore(tmp_path / "ms")
     name = build_local_version(store, tiny, "hash:16", HashEncoder(16))
-    replica = SimpleNamespace(store=store, settings=SimpleNamespace(store_root=str(store.root)))
+    from semindex.serving.settings import ServeArgs
+
+    replica = SimpleNamespace(store=store, settings=SimpleNamespace(store_root=str(store.root)),
+                              args=ServeArgs(service_name="production"))
     record = SemindexService.func_or_class._record_served
     record(replica, name)
-    assert store.served_name() == name
+    assert store.served_names() == {"production": name}  # under the service's own name
     (store.root / SERVED).unlink()
     (store.root / SERVED).mkdir()
     seen: list[str] = []

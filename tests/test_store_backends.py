@@ -68,6 +68,36 @@ def test_create_resolve_promote_rollback_prune(tmp_path: Path, tiny: Any,
 
 
 @pytest.mark.parametrize("make", BACKENDS)
+def test_services_that_share_a_store_each_keep_their_version(
+        tmp_path: Path, tiny: Any, make: Callable[[Path], Any]) -> None:
+    """Staging and production follow one store: each records its version under its own
+    name, and prune keeps both (one ``SERVED`` entry per store let one delete the other's)."""
+    store = make(tmp_path)
+    a, b, c, d = (_build(store, tiny) for _ in range(4))
+    assert store.latest_name() == d
+    store.mark_served(a, "production")
+    store.mark_served(b, "staging")
+    store.mark_served(b, "production-eu")
+    store.mark_served(a, "production-eu")  # a service records again: its entry moves
+    assert store.served_names() == {"production": a, "staging": b, "production-eu": a}
+    assert store.served_name("staging") == b and store.served_name() is None  # the default one
+    assert [v.is_served for v in store.versions()] == [True, True, False, False]
+    assert store.prune(keep=1) == [c]  # latest d, and what each service serves
+    with pytest.raises(StoreError, match="invalid service name"):
+        store.mark_served(a, "../prod")
+
+
+def test_a_served_file_of_one_version_is_the_default_service(tmp_path: Path, tiny: Any) -> None:
+    store = ModelStore(tmp_path / "ms")
+    a, b = _build(store, tiny), _build(store, tiny)
+    (store.root / "SERVED").write_text(a + "\n")  # as written before services were named
+    assert store.served_names() == {"semindex": a} and store.prune(keep=1) == []
+    store.mark_served(b, "staging")
+    assert store.served_names() == {"semindex": a, "staging": b}
+    assert (store.root / "SERVED").read_text() == f"{a} semindex\n{b} staging\n"
+
+
+@pytest.mark.parametrize("make", BACKENDS)
 def test_promote_if_latest_is_still_the_one_expected(tmp_path: Path, tiny: Any,
                                                      make: Callable[[Path], Any]) -> None:
     store = make(tmp_path)

@@ -217,7 +217,7 @@ class SemindexService:
     def _record_served(self, version: str) -> None:
         """Tell the store which version the service serves, so that pruning keeps it."""
         try:
-            self.store.mark_served(version)
+            self.store.mark_served(version, self.args.service_name)
         except Exception as exc:  # best effort: a read-only store can still be served
             log.warning("cannot record the served version %s in %s: %s", version,
                         self.settings.store_root, exc)

@@ -37,6 +37,9 @@ class ServeArgs(BaseModel):
     max_body_bytes: int = Field(1_000_000, ge=1)
     poll_interval_s: float = Field(0.5, gt=0)
     reload_timeout_s: float = Field(180, gt=0)
+    service_name: str = Field("semindex", pattern=r"^[A-Za-z0-9_.-]{1,64}$",
+                              description="the name this service records its served version "
+                              "under in the store (services that share a store need their own)")
     dashboard_url: str = "http://127.0.0.1:8265"
     reload_url: str | None = Field(None, description="where a job started by POST /ml/train "
                                    "tells this service to reload (default: the /ml/reload beside "
