@@ -27,7 +27,7 @@ cannot both claim a non-repeatable key (not for a request whose ``form.scope`` i
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -439,13 +439,10 @@ class Matcher:
             mention = self.lexicon.mention(label)
             where = "the label"
             if mention is None:
-                parts: dict[str, tuple[str, tuple[str, str]]] = {}
-                for part in text.split(PART_SEPARATOR)[1:]:
-                    found = self.lexicon.mention(part)
-                    if found is not None and not self.lexicon.broader(found[1], found[0]):
-                        parts.setdefault(found[0], (part, found))
-                if len(parts) == 1 and top.key in parts:
-                    where, mention = repr(parts[top.key][0]), parts[top.key][1]
+                by_parts = self._named_by_parts(text, self._narrow_mention)
+                if list(by_parts) == [top.key]:
+                    part, syn = by_parts[top.key]
+                    where, mention = repr(part), (top.key, syn)
             if mention is not None and mention[0] == top.key:
                 return Decision(sel, text, top.key, top.score, threshold, margin, mention[1],
                                 "mention", True, runner,
@@ -459,17 +456,30 @@ class Matcher:
         """(key, attribute text, synonym) when the field's other attributes (placeholder,
         name, id) name a key exactly, those that name one agree on it, and the field admits
         it; else None. Exact matches only: this step is not calibrated."""
-        found: dict[str, tuple[str, str]] = {}
-        for part in text.split(PART_SEPARATOR)[1:]:
-            key, syn = self.lexicon.exact(part)
-            if key is not None and syn is not None:
-                found.setdefault(key, (part, syn))
+        found = self._named_by_parts(text, self.lexicon.exact)
         if len(found) != 1:
             return None
         key, (part, syn) = next(iter(found.items()))
         if key == UNKNOWN or (allowed is not None and key not in allowed):
             return None
         return key, part, syn
+
+    @staticmethod
+    def _named_by_parts(text: str, find: Callable[[str], tuple[str | None, str | None] | None],
+                        ) -> dict[str, tuple[str, str]]:
+        """Per key that ``find`` names in the field's other attributes (placeholder, name,
+        id: the parts of ``text`` after the first), the first such attribute and synonym."""
+        found: dict[str, tuple[str, str]] = {}
+        for part in text.split(PART_SEPARATOR)[1:]:
+            key, syn = find(part) or (None, None)
+            if key is not None and syn is not None:
+                found.setdefault(key, (part, syn))
+        return found
+
+    def _narrow_mention(self, text: str) -> tuple[str, str] | None:
+        """:meth:`Lexicon.mention` of ``text``, unless the synonym is a broader word."""
+        found = self.lexicon.mention(text)
+        return None if found is None or self.lexicon.broader(found[1], found[0]) else found
 
     def _form_rule(self, fld: Mapping[str, Any], form_kind: str | None) -> str | None:
         if form_kind is None:
