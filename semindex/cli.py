@@ -84,7 +84,7 @@ def _classify(args: argparse.Namespace) -> int:
     from semindex.data import decode_json, read_text
     from semindex.errors import DataError
     from semindex.remote_store import open_store
-    from semindex.serving.schemas import ClassifyIn
+    from semindex.serving.schemas import ClassifyIn, problems
     from semindex.serving.state import load_served
 
     requests: list[tuple[list[dict[str, Any]], dict[str, Any] | None]] = [
@@ -94,10 +94,9 @@ def _classify(args: argparse.Namespace) -> int:
         raw = sys.stdin.read() if args.fields == "-" else read_text(where, "fields file")
         try:
             body = ClassifyIn.model_validate(decode_json(raw, where))
-        except ValidationError as exc:
-            e = exc.errors()[0]
-            loc = ".".join(str(x) for x in e["loc"] if "[" not in str(x))
-            raise DataError(f"{where}: {loc or 'body'}: {e['msg']}") from None
+        except ValidationError as exc:  # named as the service names it in a 422
+            first = problems(exc.errors())[0]
+            raise DataError(f"{where}: {first['field']}: {first['message']}") from None
         requests.append(([f.model_dump(exclude_none=True) for f in body.fields],
                          body.form.model_dump(exclude_none=True) if body.form else None))
     if not requests:

@@ -260,7 +260,7 @@ class ModelStore:
         return name
 
     def prune(self, keep: int) -> list[str]:
-        """Delete all but the newest ``keep`` versions; never ``latest`` or the served one."""
+        """Delete all but the newest ``keep`` versions; never ``latest`` or a version a service serves."""
         if not self.root.is_dir():
             return prunable([], set(), keep)  # nothing to delete; a bad ``keep`` still refused
         with locked(self.root / LOCK):  # latest cannot move to a version being deleted

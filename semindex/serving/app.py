@@ -47,6 +47,7 @@ from semindex.serving.schemas import (
     FillOut,
     ReloadIn,
     TrainIn,
+    problems,
 )
 from semindex.serving.settings import ServeArgs, Settings, resolve_settings
 from semindex.serving.state import PROBE_TEXT, Served, load_served, release_memory
@@ -82,14 +83,9 @@ async def _semindex_error(_: Request, exc: SemindexError) -> JSONResponse:
 
 @api.exception_handler(RequestValidationError)
 async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-    problems = []
-    # Our own checks (value errors) say most; they come first. A union's branch tags
-    # ("function-after[_text(), str]") are pydantic's, not the request's, and are left out.
-    for e in sorted(exc.errors(), key=lambda e: e["type"] != "value_error"):
-        loc = ".".join(str(x) for x in e["loc"] if x != "body" and "[" not in str(x))
-        problems.append({"field": loc or "body", "message": e["msg"]})
-    first = problems[0] if problems else {"field": "body", "message": "invalid"}
-    return JSONResponse({"error": f"{first['field']}: {first['message']}", "problems": problems[:20]},
+    found = problems(exc.errors())
+    first = found[0] if found else {"field": "body", "message": "invalid"}
+    return JSONResponse({"error": f"{first['field']}: {first['message']}", "problems": found[:20]},
                         status_code=422)
 
 

@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from semindex.data import LONE_SURROGATE, is_text, parse_verdict
+
+
+def problems(errors: Iterable[Mapping[str, Any]]) -> list[dict[str, str]]:
+    """Pydantic's validation errors as ``{"field", "message"}``, named as a request's fields
+    are (``fields.0.maxlength``). Our own checks (value errors) say most; they come first.
+    A union's branch tags ("function-after[_text(), str]") are pydantic's, not the
+    request's, and are left out."""
+    out = []
+    for e in sorted(errors, key=lambda e: e["type"] != "value_error"):
+        loc = ".".join(str(x) for x in e["loc"] if x != "body" and "[" not in str(x))
+        out.append({"field": loc or "body", "message": str(e["msg"])})
+    return out
 
 
 def _text(value: str) -> str:

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from semindex.bundle import EncoderKind
 from semindex.errors import ConfigError
+from semindex.store import DEFAULT_SERVICE, SERVICE_RE
 
 
 class ServeArgs(BaseModel):
@@ -37,7 +38,7 @@ class ServeArgs(BaseModel):
     max_body_bytes: int = Field(1_000_000, ge=1)
     poll_interval_s: float = Field(0.5, gt=0)
     reload_timeout_s: float = Field(180, gt=0)
-    service_name: str = Field("semindex", pattern=r"^[A-Za-z0-9_.-]{1,64}$",
+    service_name: str = Field(DEFAULT_SERVICE, pattern=SERVICE_RE.pattern,
                               description="the name this service records its served version "
                               "under in the store (services that share a store need their own)")
     dashboard_url: str = "http://127.0.0.1:8265"
