@@ -327,15 +327,15 @@ class Matcher:
                                      [] if page else [dict(f) for f in fields])
         decisions = [self._decide(f, t, h, kind, a)
                      for f, t, h, a in zip(fields, texts, all_hits, admitted, strict=True)]
+        firsts = [first_attribute(f) for f in fields]  # what numbers and date parts read
         if hints.numbered:
-            numbers = [self.lexicon.number(first_attribute(f)) for f in fields]
+            numbers = [self.lexicon.number(first) for first in firsts]
             apply_numbers(decisions, hints.numbered, numbers, admitted)
         if hints.needs_words:
             said = request_text(fields, form)
             apply_needed_words(decisions, hints, said)
             if hints.date_parts:
-                apply_date_parts(decisions, [first_attribute(f) for f in fields], hints,
-                                 self.bundle.index.keys, said, admitted)
+                apply_date_parts(decisions, firsts, hints, self.bundle.index.keys, said, admitted)
         apply_sibling_rules(decisions, hints.sibling_rules, self.bundle.index.keys, admitted)
         if self.assign and not page:
             assign_jointly(decisions, hints.repeatable)
