@@ -120,6 +120,13 @@ class Lexicon:
                 if as_written:
                     plain.add(norm)
         self._norms = list(self.table)
+        #: Per entry's first part (a reviewed field text's label: "Email | username" is an
+        #: email field whose label says "Email"), the keys it is written under; what
+        #: :meth:`broader` reads, so that the identifiers of reviewed fields widen no word.
+        self._labels: dict[tuple[str, ...], set[str]] = {}
+        for key, syn in pairs:
+            first = tuple(self._without_fillers(normalize(syn.split(PART_SEPARATOR)[0])).split())
+            self._labels.setdefault(first, set()).add(key)
         self._broader: dict[tuple[str, str], bool] = {}
 
     def norm(self, text: str) -> str:
@@ -199,11 +206,11 @@ class Lexicon:
         "Email address"), so that an identifier saying it says little about which key."""
         cached = self._broader.get((synonym, key))
         if cached is None:
-            words = self.norm(synonym).split()
+            words = tuple(self.norm(synonym).split())
             n = len(words)
             cached = any(len(ew) > n and key not in keys
                          and any(ew[i:i + n] == words for i in range(len(ew) - n + 1))
-                         for ew, keys in ((e.split(), ks) for e, ks in self.table.items()))
+                         for ew, keys in self._labels.items())
             self._broader[(synonym, key)] = cached
         return cached
 

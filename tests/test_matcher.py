@@ -764,6 +764,14 @@ def test_a_broader_word_in_another_attribute_says_nothing(tmp_path: Path) -> Non
     lex = Lexicon([(r.key, r.synonym) for r in canon.records()])
     assert lex.broader("Name", "full_name")  # inside "User name", another key's
     assert not lex.broader("User name", "username") and not lex.broader("Email", "email")
+    # A reviewed field's text is its label and its identifiers: only the label is an
+    # entry's wording, so an email field with name="login_user_name" widens no word.
+    reviewed = Lexicon([(r.key, r.synonym) for r in canon.records()]
+                       + [("email", "Email address | login user name")])
+    assert not reviewed.broader("User name", "username")
+    assert reviewed.broader("Name", "full_name")
+    assert Lexicon([("username", "User name"), ("email", "login user name")]).broader(
+        "User name", "username")  # the same words as a label do
     store = ModelStore(tmp_path / "ms")
     build_local_version(store, canon, "hash:64", HashEncoder(64), thresholds=Thresholds(0.99, {}, 1.0),
                         hints=Hints())
