@@ -68,14 +68,23 @@ class Canonical:
         return [{"id": k, "text": " ".join(syns)} for k, syns in self.synonyms.items()]
 
     def with_extra(self, extra: Iterable[tuple[str, str]]) -> Canonical:
-        """A copy enriched with ``(key, text)`` pairs (confirmed feedback), deduplicated."""
+        """A copy enriched with ``(key, text)`` pairs (confirmed feedback), deduplicated: a
+        text it already holds, under any key, stays that key's (one text means one thing)."""
         merged = {k: list(v) for k, v in self.synonyms.items()}
-        held = {k: {normalize(s) for s in v} for k, v in merged.items()}
+        held = {normalize(s) for v in merged.values() for s in v}
         for key, text in extra:
-            if key in merged and normalize(text) not in held[key]:
-                held[key].add(normalize(text))
+            if key in merged and normalize(text) not in held:
+                held.add(normalize(text))
                 merged[key].append(text.strip())
         return Canonical(merged, self.source, self.lexical_only)
+
+    def key_of(self) -> dict[str, str]:
+        """Each normalised synonym's key (the first key that holds it)."""
+        out: dict[str, str] = {}
+        for key, syns in self.synonyms.items():
+            for s in syns:
+                out.setdefault(normalize(s), key)
+        return out
 
 
 def with_synonyms(canonical: Canonical, extra: Mapping[str, Sequence[str]]) -> Canonical:

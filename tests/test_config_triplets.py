@@ -88,6 +88,23 @@ def test_split_is_group_disjoint_and_stable() -> None:
     assert split_by_group(items, lambda x: x[0], (0.25, 0.25), seed=3)[0] == a
 
 
+def test_a_confirmed_text_the_canonical_file_keys_otherwise_is_not_trained() -> None:
+    from semindex.data import Feedback, FeedbackRow, parse_canonical
+    from semindex.hints import Hints
+    from semindex.training.pipeline import Inputs, split_inputs
+
+    canonical = parse_canonical({"address_line1": ["Address"], "address_line2": ["Address line 2"],
+                                 "email": ["Email"]}, "c")
+    rows = [FeedbackRow(q, k, True, i + 2) for i, (q, k) in enumerate(
+        [("ADDRESS:", "address_line2"), ("Apt", "address_line2"), ("E-mail", "email")])]
+    cfg = load_job_config(ROOT / "configs" / "train.yaml", environ={}, overrides={
+        "split.calibration_fraction": "0", "split.eval_fraction": "0"})
+    split = split_inputs(Inputs(canonical, Hints(), Feedback(rows, [], {}), [], [], "hash:8"), cfg)
+    # The canonical file's "Address" stays address_line1 ("ADDRESS:" is the same text).
+    assert split.overruled == [("ADDRESS:", "address_line2")]
+    assert sorted(split.train_confirmed) == [("Apt", "address_line2"), ("E-mail", "email")]
+
+
 def test_hard_negatives_are_key_aware() -> None:
     cand = np.eye(4, dtype=np.float32)
     anchors = np.array([[1, 0.9, 0.1, 0]], dtype=np.float32)

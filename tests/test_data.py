@@ -19,6 +19,7 @@ from semindex.data import (
 )
 from semindex.errors import DataError
 from semindex.hints import load_hints
+from semindex.text import normalize
 
 
 @pytest.mark.parametrize(("obj", "message"), [
@@ -45,6 +46,12 @@ def test_canonical_records_and_flattened(tiny) -> None:  # type: ignore[no-untyp
     assert flat["email"] == "Email address E-mail"
     enriched = tiny.with_extra([("email", "Courriel"), ("email", "e-mail"), ("nope", "x")])
     assert enriched.synonyms["email"] == ["Email address", "E-mail", "Courriel"]
+    # A text another key already holds stays that key's: one text, one key.
+    moved = tiny.with_extra([("email", "surname"), ("username", "Courriel"), ("email", "Courriel")])
+    assert moved.synonyms["email"] == ["Email address", "E-mail"]
+    assert moved.synonyms["username"] == ["Username", "Login name", "Courriel"]
+    assert moved.key_of()[normalize("SURNAME")] == "last_name"
+    assert sum(normalize(s) == "surname" for syns in moved.synonyms.values() for s in syns) == 1
 
 
 def test_hints_synonyms_extend_the_canonical_file(tiny) -> None:  # type: ignore[no-untyped-def]
