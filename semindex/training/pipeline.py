@@ -345,7 +345,7 @@ def run(cfg: JobConfig, *, ray_address: str | None = None,
     store = open_store(cfg.model_store)
     split = split_inputs(inputs, cfg)
     if split.overruled:
-        summary.counts["confirmed texts the canonical file keys otherwise"] = len(split.overruled)
+        summary.counts["overruled by canonical"] = len(split.overruled)
         held = inputs.canonical.key_of()
         log.warning("%d confirmed feedback text(s) not trained on: the canonical data gives them "
                     "another key (%s); edit the canonical file to move a text", len(split.overruled),
