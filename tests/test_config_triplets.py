@@ -101,7 +101,7 @@ def test_a_confirmed_text_the_canonical_file_keys_otherwise_is_not_trained() -> 
         "split.calibration_fraction": "0", "split.eval_fraction": "0"})
     split = split_inputs(Inputs(canonical, Hints(), Feedback(rows, [], {}), [], [], "hash:8"), cfg)
     # The canonical file's "Address" stays address_line1 ("ADDRESS:" is the same text).
-    assert split.overruled == [("ADDRESS:", "address_line2")]
+    assert split.overruled == [("ADDRESS:", "address_line2", "address_line1")]
     assert sorted(split.train_confirmed) == [("Apt", "address_line2"), ("E-mail", "email")]
 
 

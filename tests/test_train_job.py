@@ -47,7 +47,7 @@ def test_smoke_test_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert not (tmp_path / "ms").exists()
 
 
-def test_build_index_then_feedback(store_dir: Path, ray_session: None,
+def test_build_index_then_feedback(store_dir: Path, ray_session: None, tmp_path: Path,
                                    monkeypatch: pytest.MonkeyPatch) -> None:
     _cwd_root(monkeypatch)
     first = run(_cfg(store_dir, "build-index", **{"gate.min_accuracy": "0"}))
@@ -79,9 +79,23 @@ def test_build_index_then_feedback(store_dir: Path, ray_session: None,
     assert len(stats["actors"]) == 2 and sum(stats["actors"].values()) == stats["computed"]
     assert stats["devices"] == {"cpu": stats["computed"]}  # the test cluster has no GPU
 
-    second = run(_cfg(store_dir, "build-index-feedback", **{"gate.min_accuracy": "0"}))
+    # The service's log confirms texts of the canonical file as other keys: the canonical
+    # file outranks them (logged, counted, neither trained on nor indexed under the second).
+    moved = {"Surname": "email", "Telephone": "email", "Forename": "company", "Login": "email",
+             "Choose a password": "username", "House number and street": "city"}
+    log_csv = tmp_path / "feedback.csv"
+    log_csv.write_text("timestamp,query,matched_key,correct\n" + "".join(
+        f"2026-12-01T10:00:0{i}Z,{q},{k},yes\n" for i, (q, k) in enumerate(moved.items())))
+    with_log = {"gate.min_accuracy": "0", "data.feedback_log": str(log_csv)}
+    second = run(_cfg(store_dir, "build-index-feedback", **with_log))
     meta2 = json.loads((store.resolve(second.version or "") / "meta.json").read_text())
     assert len(meta2["ids"]) > len(meta["ids"])  # enriched with confirmed feedback
+    assert second.counts["overruled by canonical"] >= 1
+    held = {normalize(r["synonym"]): r["key"] for r in meta["ids"]}
+    assert all(r["key"] == held[normalize(r["synonym"])] for r in meta2["ids"]
+               if normalize(r["synonym"]) in held)  # one key per text, the canonical file's
+    assert Matcher(load_bundle(store.resolve(second.version or ""))).classify(
+        [{"label": "Surname"}])[0].key == "last_name"
     # Training-part unknowns (the unknowns file and `unknown,yes` feedback) are indexed as
     # known-unknown examples, and a field that reads like one of them abstains.
     unknown_texts = [r["synonym"] for r in meta2["ids"] if r["key"] == "unknown"]
@@ -89,7 +103,7 @@ def test_build_index_then_feedback(store_dir: Path, ray_session: None,
     assert unknown_texts and set(unknown_texts) <= known_unknowns
     assert len(unknown_texts) < len(known_unknowns)  # the evaluation part is held out
     # The calibration part is indexed too (scored leave-one-out); the evaluation part is not.
-    cfg2 = _cfg(store_dir, "build-index-feedback")
+    cfg2 = _cfg(store_dir, "build-index-feedback", **with_log)
     inputs2 = load_inputs(cfg2)
     split = split_inputs(inputs2, cfg2)
     indexed = {normalize(r["synonym"]) for r in meta2["ids"]}

@@ -113,8 +113,9 @@ class Split:
     eval_rows: list[LabelledRow]
     calib_confirmed: list[tuple[str, str]] = field(default_factory=list)
     calib_unknown: list[str] = field(default_factory=list)
-    #: Confirmed texts left out of training: the canonical file gives them another key.
-    overruled: list[tuple[str, str]] = field(default_factory=list)
+    #: Confirmed texts left out of training, as (text, confirmed key, the key the canonical
+    #: file gives it).
+    overruled: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 def split_inputs(inputs: Inputs, cfg: JobConfig) -> Split:
@@ -139,12 +140,12 @@ def split_inputs(inputs: Inputs, cfg: JobConfig) -> Split:
     # as another's: "Address" confirmed on a form as its second line stays address_line1,
     # else the index holds the text under two keys and the fine-tune learns both.
     held = inputs.canonical.key_of()
-    confirmed = [(r.query, r.matched_key) for r in train_fb if r.correct]
-    overruled = [(q, k) for q, k in confirmed if held.get(normalize(q), k) != k]
-    return Split([c for c in confirmed if c not in overruled],
+    confirmed = [(r.query, r.matched_key, held.get(normalize(r.query), r.matched_key))
+                 for r in train_fb if r.correct]
+    return Split([(q, k) for q, k, canonical in confirmed if canonical == k],
                  [(r.query, r.matched_key) for r in train_fb if not r.correct], train_unk, calib,
                  eval_rows, [(r.query, r.matched_key) for r in calib_fb if r.correct], calib_unk,
-                 overruled)
+                 [c for c in confirmed if c[2] != c[1]])
 
 
 def leave_one_out_records(split: Split, records: list[SynonymRecord]) -> list[SynonymRecord]:
@@ -346,11 +347,9 @@ def run(cfg: JobConfig, *, ray_address: str | None = None,
     split = split_inputs(inputs, cfg)
     if split.overruled:
         summary.counts["overruled by canonical"] = len(split.overruled)
-        held = inputs.canonical.key_of()
         log.warning("%d confirmed feedback text(s) not trained on: the canonical data gives them "
                     "another key (%s); edit the canonical file to move a text", len(split.overruled),
-                    "; ".join(f"{q!r} confirmed as {k}, canonical {held[normalize(q)]}"
-                              for q, k in split.overruled[:3]))
+                    "; ".join(f"{q!r} confirmed as {k}, canonical {c}" for q, k, c in split.overruled[:3]))
     use_gpu_embed = _use_gpu(cfg.embed.use_gpu)
     cache_root = store.root / ".cache" / "embeddings" if cfg.embed.cache else None
     parent = store.latest_name()
