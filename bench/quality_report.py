@@ -24,7 +24,9 @@ def load(path: str) -> dict[str, Any]:
 
 def report(data: dict[str, Any], max_keys: int | None = None) -> str:
     lines = [f"eval: `{data['eval']}`, {data['rows']} rows; fold A {data['fold_a']} rows "
-             f"({data['feedback_rows']} reviewer feedback rows), fold B {data['fold_b']} rows", "",
+             f"({data['feedback_rows']} reviewer feedback rows), fold B {data['fold_b']} rows"
+             + (f"; fold seed {data['fold_seed']}, training seed {data['train_seed']}"
+                if "train_seed" in data else ""), "",
              "| system | accuracy | precision (accepted) | recall | abstain rate |",
              "|---|---|---|---|---|"]
     for name, m in data["reports"].items():

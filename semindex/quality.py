@@ -201,7 +201,8 @@ def feedback_loop(eval_path: str, canonical: str, *, hints: str | None = None,
     after = scored(Matcher(tuned), fold_b)
     baseline = seed_baseline(zero_bundle, canon, feedback_csv, fold_b)
     return {"eval": eval_path, "rows": len(rows), "fold_a": len(fold_a), "fold_b": len(fold_b),
-            "feedback_rows": n_feedback, "zero_shot_version": zero.version,
+            "feedback_rows": n_feedback, "fold_seed": seed, "train_seed": full_cfg.train.seed,
+            "zero_shot_version": zero.version,
             "trained_version": trained.version, "timings": trained.timings,
             "reports": {"seed design (baseline)": baseline, "semindex zero-shot": zero_metrics,
                         "semindex after loop": after}}

@@ -60,6 +60,7 @@ def test_feedback_loop_learns_fold_b_from_fold_a(tmp_path: Path, eval_file: Path
     rows = load_eval_rows(str(eval_file))
     fold_a_sites = {r.group for r in split_by_group(rows, lambda r: r.group, [0.5], 0)[0]}
     assert out["fold_a"] + out["fold_b"] == len(rows) == 96 and 0 < out["fold_a"] < 96
+    assert (out["fold_seed"], out["train_seed"]) == (0, 42)  # what reproduces the run
 
     # The reviewer CSV: one verdict per fold-A decision, plus the right answer when wrong.
     with (store / "fold_a_feedback.csv").open(encoding="utf-8") as fh:
