@@ -109,24 +109,23 @@ class Lexicon:
         #: The synonym an entry reports: the first one that is the entry's words as they
         #: stand ("Email" over an earlier "Your email" for the entry "email"), else the first.
         self.original: dict[str, str] = {}
+        #: Per entry's first part (a reviewed field text's label: "Email | username" is an
+        #: email field whose label says "Email"), the keys it is written under; what
+        #: :meth:`broader` reads, so that the identifiers of reviewed fields widen no word.
+        self._labels: dict[tuple[str, ...], set[str]] = {}
         plain: set[str] = set()
         for key, syn in pairs:
             written = normalize(syn)
             norm = self._without_fillers(written)
             self.table.setdefault(norm, set()).add(key)
+            label = self.norm(syn.split(PART_SEPARATOR)[0]) if PART_SEPARATOR in syn else norm
+            self._labels.setdefault(tuple(label.split()), set()).add(key)
             as_written = written == norm
             if norm not in self.original or (as_written and norm not in plain):
                 self.original[norm] = syn
                 if as_written:
                     plain.add(norm)
         self._norms = list(self.table)
-        #: Per entry's first part (a reviewed field text's label: "Email | username" is an
-        #: email field whose label says "Email"), the keys it is written under; what
-        #: :meth:`broader` reads, so that the identifiers of reviewed fields widen no word.
-        self._labels: dict[tuple[str, ...], set[str]] = {}
-        for key, syn in pairs:
-            first = tuple(self._without_fillers(normalize(syn.split(PART_SEPARATOR)[0])).split())
-            self._labels.setdefault(first, set()).add(key)
         self._broader: dict[tuple[str, str], bool] = {}
 
     def norm(self, text: str) -> str:
