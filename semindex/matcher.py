@@ -37,7 +37,15 @@ from semindex.bundle import Bundle
 from semindex.data import UNKNOWN
 from semindex.hints import Hints, SiblingRule, says_one_of
 from semindex.index import KeyHit
-from semindex.text import PART_SEPARATOR, field_text, first_attribute, is_generic, normalize, request_text
+from semindex.text import (
+    PART_SEPARATOR,
+    field_text,
+    first_attribute,
+    has_visible_text,
+    is_generic,
+    normalize,
+    request_text,
+)
 
 # Threshold adjustments (added to the calibrated threshold). Small on purpose: they break
 # near-ties, they do not overrule a clear semantic score.
@@ -386,6 +394,12 @@ class Matcher:
                              f"{fld.get('pattern')} maxlength={fld.get('maxlength')} admit none "
                              "of the keys"], hits)
         label = main_text(fld) or text
+        reviewed = self._reviewed(text, allowed)
+        if reviewed is not None:
+            return Decision(sel, text, reviewed[0], 1.0, 1.0, margin, reviewed[1],
+                            "known_unknown" if reviewed[0] is None else "lexical",
+                            reviewed[0] is not None, runner,
+                            ["the field's whole text is a reviewed field's text"], hits)
         lex_key, ratio, lex_syn = self.lexicon.best(label)
         if (lex_key is not None and ratio >= self.bundle.thresholds.lexical
                 and (allowed is None or lex_key in allowed or lex_key == UNKNOWN)):
@@ -442,8 +456,12 @@ class Matcher:
             # it to the other attributes ("Join our mailing list" with name="newsletter_email")
             # when those that mention a key agree; a broader word there counts for nothing
             # (``name="suggest_name"``).
-            mention = self.lexicon.mention(label)
-            where = "the label"
+            # A field with no label or placeholder has only identifiers: they mention a
+            # key by a narrow word only, as the other attributes below do ("user" in
+            # ``name="user_screen_resolution"`` is a broader word: "User email", "User name").
+            visible = has_visible_text(fld)
+            mention = self.lexicon.mention(label) if visible else self._narrow_mention(label)
+            where = "the label" if visible else repr(label)
             if mention is None:
                 by_parts = self._named_by_parts(text, self._narrow_mention)
                 if list(by_parts) == [top.key]:
@@ -457,6 +475,21 @@ class Matcher:
                                  f"{threshold:.2f})", *why], hits)
         return Decision(sel, text, top.key, top.score, threshold, margin, top.synonym,
                         reason, accepted, runner, ["semantic", *why], hits)
+
+    def _reviewed(self, text: str, allowed: Collection[str] | None,
+                  ) -> tuple[str | None, str] | None:
+        """(key, reviewed text) when the field's whole text (label and other attributes)
+        is a reviewed field's text, its key admitted; key None for a confirmed unknown. A
+        person's answer for this very field outranks what its label alone says ("Company |
+        company login name" confirmed as the username beats the label "Company")."""
+        if PART_SEPARATOR not in text:
+            return None
+        key, syn = self.lexicon.exact(text)
+        if key is None or syn is None or PART_SEPARATOR not in syn:
+            return None
+        if key == UNKNOWN:
+            return None, syn
+        return (key, syn) if allowed is None or key in allowed else None
 
     def _part_key(self, text: str, allowed: Collection[str] | None) -> tuple[str, str, str] | None:
         """(key, attribute text, synonym) when the field's other attributes (placeholder,

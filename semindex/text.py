@@ -19,6 +19,8 @@ PART_SEPARATOR = " | "
 
 #: Attributes that can carry a field's text, in the seed's precedence order.
 TEXT_ATTRIBUTES: tuple[str, ...] = ("label", "placeholder", "name", "id")
+#: The attributes a person reads on the page; the others are identifiers a developer wrote.
+VISIBLE_ATTRIBUTES: tuple[str, ...] = ("label", "placeholder")
 
 # Tokens that identify nothing: framework prefixes, widget words, generated ids.
 _NOISE = frozenset(
@@ -80,12 +82,17 @@ def field_text(field: Mapping[str, Any], mode: TextMode = "rich") -> str:
         raw = _attr(field, attr)
         if not raw:
             continue
-        text = raw if attr in ("label", "placeholder") else normalize(raw, drop_noise=True)
+        text = raw if attr in VISIBLE_ATTRIBUTES else normalize(raw, drop_noise=True)
         if mode == "precedence":
             return text
         if text and normalize(text) not in {normalize(p) for p in parts}:
             parts.append(text)
     return PART_SEPARATOR.join(parts)
+
+
+def has_visible_text(field: Mapping[str, Any]) -> bool:
+    """Whether the field has a label or placeholder (else only identifiers say what it is)."""
+    return any(_attr(field, a) for a in VISIBLE_ATTRIBUTES)
 
 
 def first_attribute(field: Mapping[str, Any]) -> str:

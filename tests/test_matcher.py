@@ -22,7 +22,7 @@ from semindex.matcher import (
     assign_jointly,
 )
 from semindex.store import ModelStore
-from semindex.text import normalize
+from semindex.text import field_text, normalize
 from tests.conftest import SAMPLE
 
 
@@ -567,6 +567,27 @@ def test_other_attributes_name_the_key_when_the_label_does_not(matcher: Matcher)
     assert d.evidence == ["another attribute ('Surname') is the synonym 'Surname' of last_name"]
 
 
+def test_a_reviewed_field_text_outranks_its_label(tmp_path: Path, tiny) -> None:  # type: ignore[no-untyped-def]
+    """A person's answer for a field's whole text (label and identifiers, as the service
+    logs it) decides that field, though its label alone is another key's synonym."""
+    store = ModelStore(tmp_path / "ms")
+    reviewed = tiny.with_extra([("username", "Surname | company login surname")])
+    build_local_version(store, reviewed, "hash:64", HashEncoder(64), thresholds=Thresholds(0.5),
+                        unknowns=["Password | password hint"])
+    m = Matcher(load_bundle(store.resolve("latest")))
+    same = {"label": "Surname", "name": "companyLoginSurname"}
+    assert field_text(same) == "Surname | company login surname"
+    d = m.classify([same])[0]
+    assert (d.key, d.accepted, d.reason, d.synonym) == ("username", True, "lexical",
+                                                       "Surname | company login surname")
+    assert d.evidence == ["the field's whole text is a reviewed field's text"]
+    hint = m.classify([{"label": "Password", "id": "password_hint"}])[0]
+    assert (hint.accepted, hint.reason) == (False, "known_unknown")
+    # Another field with that label is still read by its label.
+    other = m.classify([{"label": "Surname", "name": "lastSurname"}])[0]
+    assert (other.key, other.reason, other.synonym) == ("last_name", "lexical", "Surname")
+
+
 def test_lexicon_leaves_filler_words_out() -> None:
     lex = Lexicon([("email", "E-mail"), ("full_name", "Your name"), ("first_name", "Ihr")],
                   frozenset({"your", "votre", "ihr"}))
@@ -780,6 +801,12 @@ def test_a_broader_word_in_another_attribute_says_nothing(tmp_path: Path) -> Non
                                {"label": "Qwxz", "name": "suggest_email"}], {"scope": "page"})
     assert broad.key == "full_name" and (broad.reason, broad.accepted) == ("below_threshold", False)
     assert (named.key, named.reason, named.accepted) == ("email", "mention", True)
+    # A field with no label or placeholder has only identifiers, read the same way.
+    bare_broad, bare_named = m.classify([{"name": "suggest_name"}, {"id": "suggest_email"}],
+                                        {"scope": "page"})
+    assert (bare_broad.key, bare_broad.reason) == ("full_name", "below_threshold")
+    assert (bare_named.key, bare_named.reason, bare_named.accepted) == ("email", "mention", True)
+    assert bare_named.evidence[0].startswith("'suggest email' mentions 'Email', a synonym of email")
 
 
 def test_leave_one_out_calibration(tmp_path: Path, tiny) -> None:  # type: ignore[no-untyped-def]

@@ -58,7 +58,10 @@ def service(ray_session: None, tmp_path_factory: pytest.TempPathFactory, minilm,
     canonical = load_canonical(SAMPLE / "canonical.json")
     hints = load_hints(SAMPLE / "canonical.hints.json", canonical.keys)
     model = resolve_model_path("packaged:all-MiniLM-L6-v2")
-    a = build_local_version(store, canonical, model, minilm, thresholds=Thresholds(0.55), hints=hints,
+    # A reviewed field (label and ``name``, as the service logs it) confirmed as another key
+    # than its label's: see test_a_reviewed_field_is_read_as_reviewed.
+    reviewed = canonical.with_extra([("username", "Organisation | org login")])
+    a = build_local_version(store, reviewed, model, minilm, thresholds=Thresholds(0.55), hints=hints,
                             promote=False)
     b = build_local_version(store, canonical.with_extra([("last_name", "Zuname")]), model, minilm,
                             thresholds=Thresholds(0.5), hints=hints, promote=False)
@@ -194,6 +197,23 @@ def test_another_attribute_that_mentions_the_semantic_key_is_accepted(service: S
         assert m["score"] < m["threshold"]
         assert m["evidence"][0].startswith(f"{part!r} mentions {syn!r}, a synonym of {key}")
     assert not got["#s"]["accepted"] and got["#s"]["reason"] == "below_threshold"
+
+
+def test_a_reviewed_field_is_read_as_reviewed(service: Service) -> None:
+    """Through the real model: a field whose whole text a person confirmed as the user name
+    ("Organisation | org login") is the user name, though its label is a company synonym;
+    another "Organisation" field is still the company."""
+    assert service.served_versions(5) == {service.v["a"]}
+    r = service.post("/ml/classify", {"fields": [
+        {"selector": "#l", "label": "Organisation", "name": "org_login"},
+        {"selector": "#o", "label": "Organisation", "name": "org"}]})
+    assert r.status_code == 200, r.text
+    got = {m["selector"]: m for m in r.json()["matches"]}
+    assert (got["#l"]["key"], got["#l"]["reason"], got["#l"]["synonym"]) == (
+        "username", "lexical", "Organisation | org login")
+    assert got["#l"]["evidence"] == ["the field's whole text is a reviewed field's text"]
+    assert (got["#o"]["key"], got["#o"]["reason"], got["#o"]["synonym"]) == (
+        "company", "lexical", "Organisation")
 
 
 def test_health_version_docs(service: Service) -> None:
