@@ -5,6 +5,7 @@ the field's ``type`` (a declared type admits only its keys: a checkbox holds no 
 few types decide the key outright: a password input is a password), the options of a
 ``<select>`` (mostly country names: country), ``inputmode``, ``pattern`` (tested against
 sample values of each key) and ``maxlength``, which narrow the keys as ``type`` does, a
+reviewed field's answer where the field's whole text is that field's text, a
 lexical match of the field's main text against the synonym table (filler words such as
 "your" or "votre" left out), the same match once the label's qualifiers are left out
 ("Mailing address" is "Address"), a field whose nearest example is a confirmed unknown
