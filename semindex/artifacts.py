@@ -12,7 +12,7 @@ import numpy as np
 
 from semindex import __version__
 from semindex.atomic import write_json
-from semindex.bundle import HINTS_FILE, MANIFEST_FILE, THRESHOLDS_FILE
+from semindex.bundle import HINTS_FILE, MANIFEST_FILE, REJECTED_FILE, THRESHOLDS_FILE
 from semindex.calibration import Thresholds
 from semindex.data import Canonical, SynonymRecord, unknown_records
 from semindex.encoder import HASH_MARKER, Encoder
@@ -36,10 +36,14 @@ def copy_model(source: str, dest: Path) -> None:
 def write_version(directory: Path, *, records: list[SynonymRecord], vectors: np.ndarray,
                   thresholds: Thresholds, hints: Hints, metrics: dict[str, Any],
                   manifest: dict[str, Any], index_exact_max: int = DEFAULT_EXACT_MAX,
-                  index_ef_search: int = DEFAULT_EF_SEARCH) -> KeyIndex:
-    """Build the index and write every artifact except ``model/`` into ``directory``."""
+                  index_ef_search: int = DEFAULT_EF_SEARCH,
+                  rejected: Sequence[tuple[str, str]] = ()) -> KeyIndex:
+    """Build the index and write every artifact except ``model/`` into ``directory``;
+    ``rejected``: (field text, key) pairs a person rejected."""
     index = KeyIndex.build(records, vectors, exact_max=index_exact_max, ef_search=index_ef_search)
     index.save(directory)
+    write_json(directory / REJECTED_FILE,
+               {"rejected": [{"text": t, "key": k} for t, k in sorted(set(rejected))]})
     write_descriptors(directory, index, thresholds=thresholds, hints=hints, metrics=metrics,
                       manifest=manifest)
     return index
@@ -61,11 +65,12 @@ def write_descriptors(directory: Path, index: KeyIndex, *, thresholds: Threshold
 def build_local_version(store: ModelStore | Any, canonical: Canonical, model_source: str, encoder: Encoder, *,
                         thresholds: Thresholds | None = None, hints: Hints | None = None,
                         promote: bool = True, manifest: dict[str, Any] | None = None,
-                        unknowns: Sequence[str] = ()) -> str:
+                        unknowns: Sequence[str] = (), rejected: Sequence[tuple[str, str]] = ()) -> str:
     """Build a version in-process (no Ray): for tests, benchmarks and tiny vocabularies.
 
     The training job does the same through Ray Data and Ray Train; this path embeds with
-    the given ``encoder`` directly. ``unknowns`` are indexed as known-unknown examples.
+    the given ``encoder`` directly. ``unknowns`` are indexed as known-unknown examples;
+    ``rejected`` are (field text, key) pairs a person rejected.
     """
     records = canonical.records()
     records += unknown_records(unknowns, records)
@@ -76,7 +81,8 @@ def build_local_version(store: ModelStore | Any, canonical: Canonical, model_sou
                       thresholds=thresholds or Thresholds(), hints=hints or Hints(),
                       metrics={}, manifest={"mode": "local", "base_model": model_source,
                                             "parent_version": store.latest_name(),
-                                            **(manifest or {})})
+                                            **(manifest or {})},
+                      rejected=rejected)
     if promote:
         store.promote(name, reason="local build")
     return name

@@ -16,10 +16,13 @@ from semindex.encoder import Encoder, load_encoder
 from semindex.errors import ModelLoadError
 from semindex.hints import Hints, parse_hints
 from semindex.index import KeyIndex
+from semindex.text import normalize
 
 THRESHOLDS_FILE = "thresholds.json"
 HINTS_FILE = "hints.json"
 MANIFEST_FILE = "manifest.json"
+#: Reviewed texts and the keys a person rejected for them (optional: older versions lack it).
+REJECTED_FILE = "rejected.json"
 
 #: How a version's model is run: torch (sentence-transformers) or the int8 ONNX graph.
 EncoderKind = Literal["torch", "onnx-int8"]
@@ -34,6 +37,8 @@ class Bundle:
     thresholds: Thresholds
     hints: Hints
     manifest: dict[str, Any]
+    #: (normalised field text, key) pairs that a person rejected (:data:`REJECTED_FILE`).
+    rejected: frozenset[tuple[str, str]] = frozenset()
 
     @property
     def text_mode(self) -> str:
@@ -91,4 +96,15 @@ def load_bundle(path: str | Path, device: str = "cpu", encoder: Encoder | None =
             hints = parse_hints(_read_json(p / HINTS_FILE), str(p / HINTS_FILE), index.keys)
         except Exception as exc:
             raise ModelLoadError(f"{p / HINTS_FILE}: {exc}") from exc
-    return Bundle(p.name, p, enc, index, thresholds, hints, manifest)
+    return Bundle(p.name, p, enc, index, thresholds, hints, manifest, _load_rejected(p / REJECTED_FILE))
+
+
+def _load_rejected(path: Path) -> frozenset[tuple[str, str]]:
+    if not path.exists():
+        return frozenset()
+    rows = _read_json(path).get("rejected")
+    if not isinstance(rows, list) or not all(
+            isinstance(r, dict) and isinstance(r.get("text"), str) and isinstance(r.get("key"), str)
+            for r in rows):
+        raise ModelLoadError(f"{path}: 'rejected' must be a list of {{text, key}} objects")
+    return frozenset((normalize(r["text"]), r["key"]) for r in rows)

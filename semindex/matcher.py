@@ -69,6 +69,8 @@ OWN_KEY_TIE_BREAK = 1e-6
 SAME_TEXT = 0.9999
 #: Decisions made from the field's words, which the sibling rules and the assignment may revise.
 FREE_REASONS = ("semantic", "lexical", "mention")
+#: Decisions of the form-level steps that re-read a key the field's words gave.
+REREAD_REASONS = ("sibling", "number", "date_part")
 
 
 @dataclass
@@ -82,7 +84,7 @@ class Decision:
     synonym: str | None
     # autocomplete | lexical | semantic | mention | form_rule | sibling | below_threshold
     # | no_text | lexical_only | assignment | known_unknown | type | options | missing_context
-    # | number | date_part
+    # | number | date_part | rejected
     reason: str
     accepted: bool
     runner_up: dict[str, Any] | None = None
@@ -352,6 +354,8 @@ class Matcher:
             if hints.date_parts:
                 apply_date_parts(decisions, firsts, hints, self.bundle.index.keys, said, admitted)
         apply_sibling_rules(decisions, hints.sibling_rules, self.bundle.index.keys, admitted)
+        if self.bundle.rejected:
+            apply_rejections(decisions, self.bundle.rejected)
         if self.assign and not page:
             assign_jointly(decisions, hints.repeatable)
         return decisions
@@ -646,6 +650,18 @@ def apply_sibling_rules(decisions: list[Decision], rules: Sequence[SiblingRule],
                        f"a {d.key} field {'beside' if rule.present else 'without'} a "
                        f"{rule.sibling} field is {rule.becomes} (sibling rule)")
                 break
+
+
+def apply_rejections(decisions: list[Decision], rejected: Collection[tuple[str, str]]) -> None:
+    """Withdraw a key that a person rejected for the field's very text (``rejected``:
+    normalised text and key, the version's reviewed rejections): "not company" for a field
+    stays "not company" though nobody said what it is. Only keys the field's words decided
+    (and the steps that re-read them) are withdrawn, never declared evidence."""
+    for d in decisions:
+        if (d.accepted and d.key is not None and d.reason in (*FREE_REASONS, *REREAD_REASONS)
+                and (normalize(d.text), d.key) in rejected):
+            d.accepted, d.reason = False, "rejected"
+            d.evidence.append(f"a person rejected {d.key} for this field's text")
 
 
 def assign_jointly(decisions: list[Decision], repeatable: frozenset[str] | set[str]) -> None:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -7,10 +8,11 @@ import numpy as np
 import pytest
 
 from semindex.artifacts import build_local_version
-from semindex.bundle import load_bundle
+from semindex.bundle import REJECTED_FILE, load_bundle
 from semindex.calibration import Thresholds
 from semindex.data import UNKNOWN
 from semindex.encoder import HashEncoder
+from semindex.errors import ModelLoadError
 from semindex.hints import Hints, SiblingRule, parse_hints, pattern_accepts
 from semindex.index import KeyHit
 from semindex.matcher import (
@@ -586,6 +588,36 @@ def test_a_reviewed_field_text_outranks_its_label(tmp_path: Path, tiny) -> None:
     # Another field with that label is still read by its label.
     other = m.classify([{"label": "Surname", "name": "lastSurname"}])[0]
     assert (other.key, other.reason, other.synonym) == ("last_name", "lexical", "Surname")
+
+
+def test_a_rejected_key_is_withdrawn_from_that_field_text_only(tmp_path: Path, tiny) -> None:  # type: ignore[no-untyped-def]
+    """A person said "not last_name" for a field's whole text (and nothing else): that field
+    abstains, with the reason; the same label elsewhere and declared evidence stand."""
+    store = ModelStore(tmp_path / "ms")
+    hints = parse_hints({"type_means": {"password": "password"}}, "hints", tiny.keys)
+    name = build_local_version(store, tiny, "hash:64", HashEncoder(64), thresholds=Thresholds(0.5),
+                               hints=hints, rejected=[("Surname | maiden surname", "last_name"),
+                                         ("Password | pw hint", "password")])
+    doc = json.loads((store.resolve(name) / REJECTED_FILE).read_text())
+    assert doc == {"rejected": [{"text": "Password | pw hint", "key": "password"},
+                                {"text": "Surname | maiden surname", "key": "last_name"}]}
+    m = Matcher(load_bundle(store.resolve(name)))
+    assert m.bundle.rejected == {("surname maiden surname", "last_name"),
+                                 ("password pw hint", "password")}
+    d, same_label, typed = m.classify([{"label": "Surname", "name": "maiden_surname"},
+                                       {"label": "Surname", "name": "surname"},
+                                       {"label": "Password", "name": "pw_hint", "type": "password"}],
+                                      {"scope": "page"})
+    assert (d.key, d.accepted, d.reason) == ("last_name", False, "rejected")
+    assert d.evidence[-1] == "a person rejected last_name for this field's text"
+    assert (same_label.key, same_label.accepted, same_label.reason) == ("last_name", True, "lexical")
+    assert (typed.key, typed.accepted, typed.reason) == ("password", True, "type")
+    # A version without the file (built before it existed) rejects nothing.
+    (store.resolve(name) / REJECTED_FILE).unlink()
+    assert load_bundle(store.resolve(name)).rejected == frozenset()
+    (store.resolve(name) / REJECTED_FILE).write_text('{"rejected": [{"text": 3}]}')
+    with pytest.raises(ModelLoadError, match=r"rejected.json: 'rejected' must be a list"):
+        load_bundle(store.resolve(name))
 
 
 def test_lexicon_leaves_filler_words_out() -> None:

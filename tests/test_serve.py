@@ -62,7 +62,7 @@ def service(ray_session: None, tmp_path_factory: pytest.TempPathFactory, minilm,
     # than its label's: see test_a_reviewed_field_is_read_as_reviewed.
     reviewed = canonical.with_extra([("username", "Organisation | org login")])
     a = build_local_version(store, reviewed, model, minilm, thresholds=Thresholds(0.55), hints=hints,
-                            promote=False)
+                            promote=False, rejected=[("Organisation | org unit", "company")])
     b = build_local_version(store, canonical.with_extra([("last_name", "Zuname")]), model, minilm,
                             thresholds=Thresholds(0.5), hints=hints, promote=False)
     corrupt = build_local_version(store, canonical, model, minilm, promote=False)
@@ -202,12 +202,17 @@ def test_another_attribute_that_mentions_the_semantic_key_is_accepted(service: S
 def test_a_reviewed_field_is_read_as_reviewed(service: Service) -> None:
     """Through the real model: a field whose whole text a person confirmed as the user name
     ("Organisation | org login") is the user name, though its label is a company synonym;
-    another "Organisation" field is still the company."""
+    one whose text a person rejected as the company abstains; another "Organisation" field
+    is still the company."""
     assert service.served_versions(5) == {service.v["a"]}
-    r = service.post("/ml/classify", {"fields": [
+    r = service.post("/ml/classify", {"form": {"scope": "page"}, "fields": [
         {"selector": "#l", "label": "Organisation", "name": "org_login"},
+        {"selector": "#u", "label": "Organisation", "name": "org_unit"},
         {"selector": "#o", "label": "Organisation", "name": "org"}]})
     assert r.status_code == 200, r.text
+    unit = r.json()["rejected"][0]
+    assert (unit["selector"], unit["key"], unit["reason"]) == ("#u", "company", "rejected")
+    assert unit["evidence"][-1] == "a person rejected company for this field's text"
     got = {m["selector"]: m for m in r.json()["matches"]}
     assert (got["#l"]["key"], got["#l"]["reason"], got["#l"]["synonym"]) == (
         "username", "lexical", "Organisation | org login")

@@ -84,8 +84,12 @@ def test_build_index_then_feedback(store_dir: Path, ray_session: None, tmp_path:
     moved = {"Surname": "email", "Telephone": "email", "Forename": "company", "Login": "email",
              "Choose a password": "username", "House number and street": "city"}
     log_csv = tmp_path / "feedback.csv"
+    # ... and rejects, for fields whose label says a key, that key without giving another.
+    rejected = {"Surname | maiden surname": "last_name", "Email | backup email": "email",
+                "Telephone | fax line": "phone", "City | city of birth": "city"}
     log_csv.write_text("timestamp,query,matched_key,correct\n" + "".join(
-        f"2026-12-01T10:00:0{i}Z,{q},{k},yes\n" for i, (q, k) in enumerate(moved.items())))
+        f"2026-12-01T10:00:0{i}Z,{q},{k},yes\n" for i, (q, k) in enumerate(moved.items())) + "".join(
+        f"2026-12-01T10:01:0{i}Z,{q},{k},no\n" for i, (q, k) in enumerate(rejected.items())))
     with_log = {"gate.min_accuracy": "0", "data.feedback_log": str(log_csv)}
     second = run(_cfg(store_dir, "build-index-feedback", **with_log))
     meta2 = json.loads((store.resolve(second.version or "") / "meta.json").read_text())
@@ -110,6 +114,16 @@ def test_build_index_then_feedback(store_dir: Path, ray_session: None, tmp_path:
     assert second.counts["calibration texts indexed"] > 0
     calib_texts = [q for q, _ in split.calib_confirmed] + split.calib_unknown
     assert calib_texts and {normalize(t) for t in calib_texts} <= indexed
+    # The version holds the rejections of the parts it indexes (training, calibration) and
+    # withdraws such a key from that very field text; the evaluation part's are left out.
+    bundle2 = load_bundle(store.resolve(second.version or ""))
+    assert bundle2.rejected == {(normalize(q), k) for q, k in split.version_rejected()}
+    assert second.counts["rejections held by the version"] == len(split.version_rejected())
+    ours = [(q, k) for q, k in split.version_rejected() if q in rejected]
+    assert ours, "every rejection of the log fell in the evaluation part"
+    fields = [dict(zip(("label", "name"), q.split(" | "), strict=True)) for q, _ in ours]
+    for (_, k), d in zip(ours, Matcher(bundle2).classify(fields, {"scope": "page"}), strict=True):
+        assert (d.key, d.accepted, d.reason) == (k, False, "rejected"), d
     canonical_texts = {normalize(r.synonym) for r in inputs2.canonical.records()}
     assert not {normalize(r.field["label"]) for r in split.eval_rows} & (indexed - canonical_texts)
     assert any(t in ("Gift card number", "Order notes", "Message", "Keep me signed in",

@@ -116,6 +116,12 @@ class Split:
     #: Confirmed texts left out of training, as (text, confirmed key, the key the canonical
     #: file gives it).
     overruled: list[tuple[str, str, str]] = field(default_factory=list)
+    calib_rejected: list[tuple[str, str]] = field(default_factory=list)
+
+    def version_rejected(self) -> list[tuple[str, str]]:
+        """The rejections a version holds: those of the parts it indexes (training and
+        calibration), never the evaluation part's, which would score the gate."""
+        return self.train_rejected + self.calib_rejected
 
 
 def split_inputs(inputs: Inputs, cfg: JobConfig) -> Split:
@@ -145,7 +151,8 @@ def split_inputs(inputs: Inputs, cfg: JobConfig) -> Split:
     return Split([(q, k) for q, k, canonical in confirmed if canonical == k],
                  [(r.query, r.matched_key) for r in train_fb if not r.correct], train_unk, calib,
                  eval_rows, [(r.query, r.matched_key) for r in calib_fb if r.correct], calib_unk,
-                 [c for c in confirmed if c[2] != c[1]])
+                 [c for c in confirmed if c[2] != c[1]],
+                 [(r.query, r.matched_key) for r in calib_fb if not r.correct])
 
 
 def leave_one_out_records(split: Split, records: list[SynonymRecord]) -> list[SynonymRecord]:
@@ -480,10 +487,12 @@ def run(cfg: JobConfig, *, ray_address: str | None = None,
             provisional = Thresholds(cal.default_threshold, {}, cal.lexical_threshold)
             metrics: dict[str, Any] = {}
             manifest = _manifest(cfg, inputs, parent, name)
+            rejected = split.version_rejected() if indexes_feedback(cfg) else []
+            summary.counts["rejections held by the version"] = len(rejected)
             index = write_version(staging, records=index_records, vectors=final_all,
                                   thresholds=provisional, hints=inputs.hints, metrics=metrics,
                                   manifest=manifest, index_exact_max=cfg.index_exact_max,
-                                  index_ef_search=cfg.index_ef_search)
+                                  index_ef_search=cfg.index_ef_search, rejected=rejected)
 
         stage("calibrate")
         with timer.step("calibrate"):
