@@ -485,8 +485,8 @@ class Matcher:
                   ) -> tuple[str | None, str] | None:
         """(key, reviewed text) when the field's whole text (label and other attributes)
         is a reviewed field's text, its key admitted; key None for a confirmed unknown. A
-        person's answer for this very field outranks what its label alone says ("Company |
-        company login name" confirmed as the username beats the label "Company")."""
+        person's answer for this very field outranks what its label alone says ("Organisation |
+        org login" confirmed as the username beats the label "Organisation")."""
         if PART_SEPARATOR not in text:
             return None
         key, syn = self.lexicon.exact(text)

@@ -116,6 +116,7 @@ class Split:
     #: Confirmed texts left out of training, as (text, confirmed key, the key the canonical
     #: file gives it).
     overruled: list[tuple[str, str, str]] = field(default_factory=list)
+    #: The calibration part's rejected (text, key) pairs.
     calib_rejected: list[tuple[str, str]] = field(default_factory=list)
 
     def version_rejected(self) -> list[tuple[str, str]]:
