@@ -163,6 +163,13 @@ def test_a_typed_field_is_searched_among_the_keys_its_type_admits(service: Servi
     assert (m["accepted"], m["reason"]) == (False, "below_threshold") and 0 < m["score"] < m["threshold"]
 
 
+def _classify_page(service: Service, fields: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Every decision (accepted or not) of one page-scope classify request, by selector."""
+    r = service.post("/ml/classify", {"form": {"scope": "page"}, "fields": fields})
+    assert r.status_code == 200, r.text
+    return {m["selector"]: m for m in r.json()["matches"] + r.json()["rejected"]}
+
+
 def test_a_mentioned_synonym_the_semantic_step_agrees_with_is_accepted(service: Service) -> None:
     """Through the real model: "Recipient's city (if different)" scores city under the
     threshold, but the label mentions the synonym "City": the two agree, the field is city."""
@@ -184,12 +191,10 @@ def test_another_attribute_that_mentions_the_semantic_key_is_accepted(service: S
     leaves it to the field's ``name``, which mentions the semantic step's best key; a broader
     word there ("name" in ``suggest_name``: also inside "User name", "Company name") does not."""
     assert service.served_versions(5) == {service.v["a"]}
-    r = service.post("/ml/classify", {"form": {"scope": "page"}, "fields": [
+    got = _classify_page(service, [
         {"selector": "#n", "label": "Sign up for our weekly offers", "name": "newsletter_email"},
         {"selector": "#g", "label": "Bli medlem", "name": "user_register_flow[sex]"},
-        {"selector": "#s", "label": "(please provide a brief description)", "name": "suggest_name"}]})
-    assert r.status_code == 200, r.text
-    got = {m["selector"]: m for m in r.json()["matches"] + r.json()["rejected"]}
+        {"selector": "#s", "label": "(please provide a brief description)", "name": "suggest_name"}])
     for sel, key, part, syn in (("#n", "email", "newsletter email", "Email"),
                                 ("#g", "gender", "user register flow sex", "Sex")):
         m = got[sel]
@@ -205,20 +210,19 @@ def test_a_reviewed_field_is_read_as_reviewed(service: Service) -> None:
     one whose text a person rejected as the company abstains; another "Organisation" field
     is still the company."""
     assert service.served_versions(5) == {service.v["a"]}
-    r = service.post("/ml/classify", {"form": {"scope": "page"}, "fields": [
+    got = _classify_page(service, [
         {"selector": "#l", "label": "Organisation", "name": "org_login"},
         {"selector": "#u", "label": "Organisation", "name": "org_unit"},
-        {"selector": "#o", "label": "Organisation", "name": "org"}]})
-    assert r.status_code == 200, r.text
-    unit = r.json()["rejected"][0]
-    assert (unit["selector"], unit["key"], unit["reason"]) == ("#u", "company", "rejected")
+        {"selector": "#o", "label": "Organisation", "name": "org"}])
+    unit = got["#u"]
+    assert (unit["key"], unit["accepted"], unit["reason"]) == ("company", False, "rejected")
     assert unit["evidence"][-1] == "a person rejected company for this field's text"
-    got = {m["selector"]: m for m in r.json()["matches"]}
-    assert (got["#l"]["key"], got["#l"]["reason"], got["#l"]["synonym"]) == (
-        "username", "lexical", "Organisation | org login")
-    assert got["#l"]["evidence"] == ["the field's whole text is a reviewed field's text"]
-    assert (got["#o"]["key"], got["#o"]["reason"], got["#o"]["synonym"]) == (
-        "company", "lexical", "Organisation")
+    login, org = got["#l"], got["#o"]
+    assert (login["key"], login["accepted"], login["reason"], login["synonym"]) == (
+        "username", True, "lexical", "Organisation | org login")
+    assert login["evidence"] == ["the field's whole text is a reviewed field's text"]
+    assert (org["key"], org["accepted"], org["reason"], org["synonym"]) == (
+        "company", True, "lexical", "Organisation")
 
 
 def test_health_version_docs(service: Service) -> None:
