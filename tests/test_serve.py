@@ -309,6 +309,16 @@ def test_classify_bad_input(service: Service, body: Any, status: int, message: s
     ("/ml/feedback", b'{"query": "Zip", "matched_key": "postal_code", "correct": "maybe"}', 422, "correct"),
     ("/ml/feedback", b'{"query": "Zip", "matched_key": "bogus", "correct": true}', 422, "matched_key"),
     ("/ml/feedback", b'{"query": "", "matched_key": "email", "correct": true}', 422, "query"),
+    ("/ml/feedback", b'{"matched_key": "email", "correct": true}', 422,
+     "give either query (the text of a classify answer) or field"),
+    ("/ml/feedback", b'{"query": "Mail", "field": {"label": "Mail"}, "matched_key": "email", '
+     b'"correct": true}', 422, "give either query"),
+    ("/ml/feedback", b'{"field": {"type": "text"}, "matched_key": "email", "correct": true}', 422,
+     "field: no text to record"),
+    ("/ml/feedback", b'{"field": {"label": "' + BIG.encode() + b'"}, "matched_key": "email", '
+     b'"correct": true}', 422, "field.label: 600 characters"),
+    ("/ml/feedback", b'{"field": {"label": 3}, "matched_key": "email", "correct": true}', 422,
+     "field.label"),
     # JSON's escape of a lone surrogate is valid JSON but no text: the tokenizer raised a
     # TypeError on it (a 500), and the UTF-8 logs cannot hold it.
     ("/ml/classify", b'{"fields": [{"label": "E\\ud800mail"}]}', 422,
@@ -441,6 +451,20 @@ def test_concurrent_feedback_is_logged_exactly(service: Service) -> None:
     assert sum(row[1].startswith("'=query") for row in raw) == 8 * 2  # i = 0, 12 per client
     assert {k for _, k, _ in logged} == {"postal_code", "city", "unknown"}
     assert {q for q, k, ok in sent if k == "unknown" and ok} <= set(fb.unknowns())
+
+
+def test_feedback_may_give_the_field_itself(service: Service) -> None:
+    """A client may send the field instead of its text: the log holds the text classify
+    built for it (what the next training reads, and the reviewed-text step compares)."""
+    fld = {"selector": "#org", "label": "Organisation", "name": "org_login", "type": "text"}
+    text = _classify_page(service, [fld])["#org"]["text"]
+    r = service.post("/ml/feedback", {"field": fld, "matched_key": "username", "correct": "yes"})
+    assert r.status_code == 201, r.text
+    assert (r.json()["query"], r.json()["selector"]) == (text, "#org")
+    assert text == "Organisation | org login"
+    last = list(csv.DictReader(io.StringIO((service.logs / "feedback.csv").read_text())))[-1]
+    assert (last["query"], last["matched_key"], last["correct"], last["selector"]) == (
+        text, "username", "yes", "#org")
 
 
 def _reload(service: Service, version: str | None) -> httpx.Response:

@@ -43,6 +43,7 @@ from semindex.serving.schemas import (
     ClassifyIn,
     ClassifyOut,
     FeedbackIn,
+    FieldIn,
     FillIn,
     FillOut,
     ReloadIn,
@@ -51,6 +52,7 @@ from semindex.serving.schemas import (
 )
 from semindex.serving.settings import ServeArgs, Settings, resolve_settings
 from semindex.serving.state import PROBE_TEXT, Served, load_served, release_memory
+from semindex.text import field_text
 
 log = logging.getLogger("ray.serve")
 
@@ -306,6 +308,10 @@ class SemindexService:
             raise HTTPError(422, f"{where}: {len(value)} characters exceeds the limit of "
                             f"{self.args.max_text_length}")
 
+    def _check_field(self, where: str, f: FieldIn) -> None:
+        for attr in ("selector", "label", "placeholder", "name", "id", "type", "autocomplete"):
+            self._check_text(f"{where}.{attr}", getattr(f, attr))
+
     # -- endpoints ---------------------------------------------------------------
     @serve.batch(max_batch_size=16, batch_wait_timeout_s=0.005)
     async def _classify_batch(self, jobs: list[tuple[list[dict[str, Any]], dict[str, Any] | None]],
@@ -338,8 +344,7 @@ class SemindexService:
             raise HTTPError(413, f"fields: {len(body.fields)} fields exceeds the limit of "
                             f"{self.args.max_fields}")
         for i, f in enumerate(body.fields):
-            for attr in ("selector", "label", "placeholder", "name", "id", "type", "autocomplete"):
-                self._check_text(f"fields[{i}].{attr}", getattr(f, attr))
+            self._check_field(f"fields[{i}]", f)
         self._ready()
         fields = [f.model_dump(exclude_none=True) for f in body.fields]
         form = body.form.model_dump(exclude_none=True) if body.form else None
@@ -385,17 +390,27 @@ class SemindexService:
 
     @api.post("/ml/feedback", tags=["ml"], status_code=201)
     async def post_feedback(self, body: FeedbackIn, request: Request) -> dict[str, Any]:
-        """A person confirmed or rejected a match: appended to the feedback log."""
+        """A person confirmed or rejected a match: appended to the feedback log. The
+        field's text is ``query`` (the ``text`` of a classify answer) or is built from
+        ``field`` as classify builds it; either way the log holds that text."""
         self._auth(request, "client")
-        self._check_text("query", body.query)
-        self._check_text("selector", body.selector)
         served = self._served
+        query = body.query
+        if body.field is not None:
+            self._check_field("field", body.field)
+            fld = body.field.model_dump(exclude_none=True)
+            query = served.matcher.texts([fld])[0] if served is not None else field_text(fld)
+            if not query:
+                raise HTTPError(422, "field: no text to record (label, placeholder, name or id)")
+        self._check_text("field" if body.field is not None else "query", query)
+        self._check_text("selector", body.selector)
+        selector = body.selector if body.selector is not None or body.field is None else body.field.selector
         if (served is not None and body.matched_key not in served.bundle.index.keys
                 and body.matched_key != UNKNOWN):
             raise HTTPError(422, f"matched_key: unknown key {body.matched_key!r} "
                                  f"(a canonical key, or {UNKNOWN!r} for none of them)")
-        row = {"timestamp": now(), "query": body.query, "matched_key": body.matched_key,
-               "correct": "yes" if body.correct else "no", "selector": body.selector,
+        row = {"timestamp": now(), "query": query, "matched_key": body.matched_key,
+               "correct": "yes" if body.correct else "no", "selector": selector,
                "score": body.score, "model_version": served.version if served else None}
         try:
             await asyncio.to_thread(self.feedback.append, [row])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from semindex.data import LONE_SURROGATE, is_text, parse_verdict
 
@@ -123,9 +123,14 @@ class FillOut(BaseModel):
 
 
 class FeedbackIn(BaseModel):
+    """A verdict on a match: the field's text as classify returned it (``query``), or the
+    field itself (``field``), whose text the service then builds as classify does."""
+
     model_config = ConfigDict(extra="forbid")
 
-    query: Text = Field(..., min_length=1)
+    query: Text | None = Field(None, min_length=1,
+                               description="the field's text: the `text` of a classify answer")
+    field: FieldIn | None = Field(None, description="the field itself, instead of `query`")
     matched_key: Text = Field(..., min_length=1,
                              description="a canonical key, or 'unknown' for none of the keys")
     correct: bool | Text
@@ -141,6 +146,12 @@ class FeedbackIn(BaseModel):
         if verdict is None:
             raise ValueError("must be true/false or yes/no/1/0")
         return verdict
+
+    @model_validator(mode="after")
+    def _one_text(self) -> FeedbackIn:
+        if (self.query is None) == (self.field is None):
+            raise ValueError("give either query (the text of a classify answer) or field")
+        return self
 
 
 class ReloadIn(BaseModel):
