@@ -71,7 +71,7 @@ class Canonical:
         """A copy enriched with ``(key, text)`` pairs (confirmed feedback), deduplicated: a
         text it already holds, under any key, stays that key's (one text means one thing)."""
         merged = {k: list(v) for k, v in self.synonyms.items()}
-        held = {normalize(s) for v in merged.values() for s in v}
+        held = set(self.key_of())
         for key, text in extra:
             if key in merged and normalize(text) not in held:
                 held.add(normalize(text))

@@ -401,10 +401,10 @@ class Matcher:
         label = main_text(fld) or text
         reviewed = self._reviewed(text, allowed)
         if reviewed is not None:
-            return Decision(sel, text, reviewed[0], 1.0, 1.0, margin, reviewed[1],
-                            "known_unknown" if reviewed[0] is None else "lexical",
-                            reviewed[0] is not None, runner,
-                            ["the field's whole text is a reviewed field's text"], hits)
+            key, syn = reviewed
+            return Decision(sel, text, key, 1.0, 1.0, margin, syn,
+                            "lexical" if key is not None else "known_unknown", key is not None,
+                            runner, ["the field's whole text is a reviewed field's text"], hits)
         lex_key, ratio, lex_syn = self.lexicon.best(label)
         if (lex_key is not None and ratio >= self.bundle.thresholds.lexical
                 and (allowed is None or lex_key in allowed or lex_key == UNKNOWN)):

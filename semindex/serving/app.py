@@ -395,16 +395,17 @@ class SemindexService:
         ``field`` as classify builds it; either way the log holds that text."""
         self._auth(request, "client")
         served = self._served
-        query = body.query
+        self._check_text("selector", body.selector)
+        query, selector, where = body.query, body.selector, "query"
         if body.field is not None:
             self._check_field("field", body.field)
             fld = body.field.model_dump(exclude_none=True)
             query = served.matcher.texts([fld])[0] if served is not None else field_text(fld)
             if not query:
                 raise HTTPError(422, "field: no text to record (label, placeholder, name or id)")
-        self._check_text("field" if body.field is not None else "query", query)
-        self._check_text("selector", body.selector)
-        selector = body.selector if body.selector is not None or body.field is None else body.field.selector
+            selector = selector if selector is not None else body.field.selector
+            where = "field"
+        self._check_text(where, query)
         if (served is not None and body.matched_key not in served.bundle.index.keys
                 and body.matched_key != UNKNOWN):
             raise HTTPError(422, f"matched_key: unknown key {body.matched_key!r} "
