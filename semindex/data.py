@@ -91,7 +91,7 @@ def with_synonyms(canonical: Canonical, extra: Mapping[str, Sequence[str]]) -> C
     """``canonical`` plus more synonyms per key (a hints file's other-language labels), which
     become :attr:`Canonical.lexical_only`; a text the canonical file already holds, under
     any key, stays what that file says."""
-    taken = {normalize(s) for syns in canonical.synonyms.values() for s in syns}
+    taken = canonical.key_of()
     added = [(k, s) for k, syns in extra.items() for s in syns if normalize(s) not in taken]
     merged = canonical.with_extra(added)
     return replace(merged, lexical_only=merged.lexical_only | {normalize(s) for _, s in added})
