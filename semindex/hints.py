@@ -19,7 +19,8 @@ A hints file (JSON, conventionally ``<canonical>.hints.json``) maps HTML evidenc
                         {"key": "first_name", "without": "last_name", "becomes": "full_name",
                          "unless": ["first", "given", "vorname", "prénom", ...]}],
       "needs_words": {"date_of_birth": ["birth", "dob", "geburt", "naissance", ...]},
-      "date_parts": {"day": ["day", "dd", "tag", "jour", ...], "month": [...], "year": [...]}
+      "date_parts": {"day": ["day", "dd", "tag", "jour", ...], "month": [...], "year": [...]},
+      "or_words": ["or", "oder", "ou", "o", "или", ...]
     }
 """
 
@@ -116,6 +117,9 @@ class Hints:
     #: Keys that number one another (``["address_line1", "address_line2"]``): a field that
     #: its words give one of them and whose label ends in a number n is the n-th.
     numbered: tuple[tuple[str, ...], ...] = ()
+    #: Words that join the alternatives a label offers ("Email or username", "PLZ oder
+    #: Ort"; ``/``, ``,``, ``;`` and ``|`` join them in any language): normalised, whole words.
+    or_words: frozenset[str] = frozenset()
 
     def to_json(self) -> dict[str, Any]:
         return {"autocomplete": self.autocomplete, "types": self.types,
@@ -131,7 +135,8 @@ class Hints:
                 "needs_words": {k: list(v) for k, v in self.needs_words.items()},
                 "date_parts": {k: sorted(v) for k, v in self.date_parts.items()},
                 "qualifiers": list(self.qualifiers),
-                "numbered": [list(series) for series in self.numbered]}
+                "numbered": [list(series) for series in self.numbered],
+                "or_words": sorted(self.or_words)}
 
     def missing_words(self, key: str, text: str) -> tuple[str, ...]:
         """The words ``key`` needs when ``text`` (normalised) says none of them, else ()."""
@@ -389,6 +394,9 @@ def parse_hints(obj: Any, source: str, keys: list[str] | None = None) -> Hints:
             if series_of.setdefault(k, i) != i:
                 # A field's number would then name a key in each series.
                 raise DataError(f"{source}: numbered[{i}]: {k!r} is already in numbered[{series_of[k]}]")
+    or_words = _normalised_words(obj.get("or_words", []), single=True)
+    if or_words is None:
+        raise DataError(f"{source}: 'or_words' must be a list of words")
     kinds = obj.get("form_kinds", {})
     if not isinstance(kinds, dict):
         raise DataError(f"{source}: 'form_kinds' must be an object")
@@ -398,7 +406,7 @@ def parse_hints(obj: Any, source: str, keys: list[str] | None = None) -> Hints:
                  key_lists("inputmode"), min_length, options, text_lists("values"),
                  text_lists("synonyms"), frozenset(fillers), tuple(siblings),
                  needs, parts, tuple(dict.fromkeys(qualifiers)),
-                 tuple(tuple(series) for series in numbered))
+                 tuple(tuple(series) for series in numbered), frozenset(or_words))
 
 
 def load_hints(path: str | Path | None, keys: list[str] | None = None) -> Hints:

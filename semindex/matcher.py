@@ -28,6 +28,8 @@ cannot both claim a non-repeatable key (not for a request whose ``form.scope`` i
 
 from __future__ import annotations
 
+import itertools
+import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -67,6 +69,9 @@ MAX_SYNONYM_WORDS = 6
 OWN_KEY_TIE_BREAK = 1e-6
 #: A known-unknown score at least this high is the field's own text confirmed as unknown.
 SAME_TEXT = 0.9999
+#: What joins the alternatives a label offers in any language (the hints file's
+#: ``or_words`` join them in its languages): "Email/Username", "City, State, Zip".
+_ALTERNATIVE_SEPARATORS = re.compile(r"[/,;|]")
 #: Decisions made from the field's words, which the sibling rules and the assignment may revise.
 FREE_REASONS = ("semantic", "lexical", "mention")
 #: Decisions of the form-level steps that re-read a key the field's words gave.
@@ -84,7 +89,7 @@ class Decision:
     synonym: str | None
     # autocomplete | lexical | semantic | mention | form_rule | sibling | below_threshold
     # | no_text | lexical_only | assignment | known_unknown | type | options | missing_context
-    # | number | date_part | rejected
+    # | number | date_part | rejected | ambiguous
     reason: str
     accepted: bool
     runner_up: dict[str, Any] | None = None
@@ -209,6 +214,38 @@ class Lexicon:
                 key, syn = found[0]
                 return (key, syn) if len(keys) == 1 and key not in (None, UNKNOWN) else None
         return None
+
+    def mentioned(self, text: str) -> dict[str, str]:
+        """Every key that a run of the text's words names (at least ``MIN_MENTION``
+        characters, an entry of one key), with the first such synonym; unlike
+        :meth:`mention`, shorter runs count beside longer ones ("location search zip"
+        names a city and a postal code)."""
+        words = self.norm(text).split()
+        found: dict[str, str] = {}
+        for a in range(len(words)):
+            for b in range(a + 1, min(a + MAX_SYNONYM_WORDS, len(words)) + 1):
+                run = " ".join(words[a:b])
+                if len(run) >= MIN_MENTION and run in self.table:
+                    key, syn = self._entry(run)
+                    if key not in (None, UNKNOWN):
+                        found.setdefault(str(key), syn)
+        return found
+
+    def alternatives(self, label: str, or_words: Collection[str]) -> dict[str, str]:
+        """The keys a label offers as alternatives, with the synonym naming each: its parts
+        between ``/``, ``,``, ``;``, ``|`` and ``or_words`` ("Email/Username", "City, State,
+        Zip", "Ville ou code postal") that :meth:`mention` one key, when two or more keys are
+        named; else {}. A label that names two keys in one run of words names one thing
+        ("Adresse email", "E-mail address"), not alternatives."""
+        offered: dict[str, str] = {}
+        for piece in _ALTERNATIVE_SEPARATORS.split(label):
+            words = self.norm(piece).split()
+            cuts = [-1, *(i for i, w in enumerate(words) if w in or_words), len(words)]
+            for a, b in itertools.pairwise(cuts):
+                found = self.mention(" ".join(words[a + 1:b]))
+                if found is not None:
+                    offered.setdefault(*found)
+        return offered if len(offered) >= 2 else {}
 
     def broader(self, synonym: str, key: str) -> bool:
         """Whether ``synonym`` (of ``key``) is a broader word: its words lie, in order, inside
@@ -428,6 +465,13 @@ class Matcher:
                             nearest_unknown.synonym, "known_unknown", False, runner,
                             [f"nearest example is a confirmed unknown ({nearest_unknown.score:.2f})"],
                             hits)
+        if has_visible_text(fld) and self.bundle.hints.or_words:
+            offer = self._offered(label, text, allowed)
+            if offer is not None:
+                offer_key, offer_syn, offer_why = offer
+                return Decision(sel, text, offer_key, 1.0 if offer_key else 0.0, 1.0, margin,
+                                offer_syn, "lexical" if offer_key else "ambiguous",
+                                offer_key is not None, runner, [offer_why], hits)
         named = self._part_key(text, allowed)
         if named is not None:
             part_key, part, syn = named
@@ -495,6 +539,34 @@ class Matcher:
         if key == UNKNOWN:
             return None, syn
         return (key, syn) if allowed is None or key in allowed else None
+
+    def _offered(self, label: str, text: str, allowed: Collection[str] | None,
+                 ) -> tuple[str | None, str | None, str] | None:
+        """(key, synonym, evidence) for a label that offers alternatives ("Email/Username",
+        "City or Zip"): the one offered key that the field's declared evidence admits or
+        that its other attributes (placeholder, ``name``, ``id``) name
+        (``name="location_search_zip"``); key None when nothing says which (the field
+        abstains: filling one of them would be a guess). None for any other label."""
+        offered = self.lexicon.alternatives(label, self.bundle.hints.or_words)
+        names = " or ".join(sorted(offered))
+        if allowed is not None:
+            offered = {k: v for k, v in offered.items() if k in allowed}
+        if not offered:
+            return None
+        if len(offered) == 1:
+            key, syn = next(iter(offered.items()))
+            return key, syn, (f"the label offers {names}; the field's declared evidence "
+                              f"admits only {key}")
+        picked: dict[str, tuple[str, str]] = {}
+        for part in text.split(PART_SEPARATOR)[1:]:
+            for key, syn in self.lexicon.mentioned(part).items():
+                if key in offered:
+                    picked.setdefault(key, (part, syn))
+        if len(picked) == 1:
+            key, (part, syn) = next(iter(picked.items()))
+            return key, syn, (f"the label offers {names}; {part!r} mentions {syn!r}, a "
+                              f"synonym of {key}")
+        return None, None, f"the label offers {names} and no other attribute says which"
 
     def _part_key(self, text: str, allowed: Collection[str] | None) -> tuple[str, str, str] | None:
         """(key, attribute text, synonym) when the field's other attributes (placeholder,

@@ -547,6 +547,8 @@ def test_known_unknown_examples_make_the_field_abstain(tmp_path: Path, tiny) -> 
     ({"date_parts": {"week": ["w"]}}, "date_parts.week: not one of day, month, year"),
     ({"date_parts": {"day": "day"}}, "date_parts.day must be a list of words"),
     ({"date_parts": {"day": ["day of birth"]}}, "date_parts.day must be a list of words"),
+    ({"or_words": "or"}, "'or_words' must be a list of words"),
+    ({"or_words": ["or", "either or"]}, "'or_words' must be a list of words"),
 ])
 def test_hints_validation_names_file_and_entry(obj: dict[str, Any], message: str) -> None:
     from semindex.errors import DataError
@@ -650,6 +652,64 @@ def test_lexicon_mention(text: str, mention: tuple[str, str] | None) -> None:
                    ("address_line1", "Address"), ("full_name", "Name"), (UNKNOWN, "Filter name"),
                    ("postal_code", "Zi")], frozenset({"votre", "your"}))
     assert lex.mention(text) == mention
+
+
+@pytest.mark.parametrize(("text", "offered"), [
+    ("Email/Username", {"email": "Email", "username": "Username"}),
+    ("City, State, Zip", {"city": "City", "state": "State", "postal_code": "Zip"}),
+    ("Ville ou code postal :", {"city": "Ville", "postal_code": "Code postal"}),
+    ("Your name / Business name", {"full_name": "Name", "company": "Business name"}),
+    ("Email address", {}),              # one run of words names one thing ...
+    ("Adresse email", {}),              # ... though "Adresse" alone is another key's
+    ("Zip / Postal code", {}),          # alternatives of one key
+    ("Name of your company", {}),       # "of" joins no alternatives
+    ("Email or", {}),
+])
+def test_lexicon_alternatives(text: str, offered: dict[str, str]) -> None:
+    lex = Lexicon([("email", "Email"), ("email", "Email address"), ("email", "Adresse email"),
+                   ("username", "Username"), ("city", "City"), ("city", "Ville"),
+                   ("state", "State"), ("postal_code", "Zip"), ("postal_code", "Postal code"),
+                   ("postal_code", "Code postal"), ("address_line1", "Address"),
+                   ("address_line1", "Adresse"), ("full_name", "Name"),
+                   ("company", "Business name"), ("company", "Company")], frozenset({"your"}))
+    assert lex.alternatives(text, {"or", "ou"}) == offered
+
+
+@pytest.mark.parametrize(("field", "key", "reason", "evidence"), [
+    ({"label": "E-mail or Username", "name": "log"}, None, "ambiguous",
+     "the label offers email or username and no other attribute says which"),
+    ({"label": "E-mail / Username", "name": "log", "id": "user_login_name"}, "username", "lexical",
+     "the label offers email or username; 'user login name' mentions 'Login name', a synonym "
+     "of username"),
+    ({"label": "Username or e-mail", "type": "select"}, "email", "lexical",  # a select: no username
+     "the label offers email or username; the field's declared evidence admits only email"),
+    ({"label": "Surname, first name", "name": "holder"}, None, "ambiguous",
+     "the label offers first_name or last_name and no other attribute says which"),
+])
+def test_a_label_that_offers_alternatives_is_decided_by_the_other_attributes(
+        matcher: Matcher, field: dict[str, str], key: str | None, reason: str, evidence: str) -> None:
+    """"Email or username" offers two keys: the field's declared evidence or its other
+    attributes choose one, else the field abstains (filling either would be a guess)."""
+    d = matcher.classify([field])[0]
+    assert (d.key, d.reason, d.accepted) == (key, reason, key is not None)
+    assert d.evidence == [evidence]
+
+
+def test_alternatives_need_the_hints_files_or_words(tmp_path: Path, tiny) -> None:  # type: ignore[no-untyped-def]
+    """Without ``or_words`` (a version built without a hints file: job titles) a label
+    with alternatives goes through the usual steps, and a reviewed label still decides."""
+    store = ModelStore(tmp_path / "ms")
+    build_local_version(store, tiny.with_extra([("username", "E-mail or Username")]), "hash:64",
+                        HashEncoder(64), thresholds=Thresholds(0.5, {}, 1.0),
+                        hints=parse_hints({"or_words": ["or"]}, "hints"))
+    build_local_version(store, tiny, "hash:64", HashEncoder(64), thresholds=Thresholds(0.5, {}, 1.0),
+                        hints=Hints())
+    with_words, without = (Matcher(load_bundle(store.resolve(v.name))) for v in store.versions())
+    field = [{"label": "E-mail or Username", "name": "log"}, {"label": "E-mail / Username"}]
+    reviewed, offered = with_words.classify(field, {"scope": "page"})
+    assert (reviewed.key, reviewed.reason) == ("username", "lexical")  # a person said so
+    assert offered.reason == "ambiguous"
+    assert all(d.reason != "ambiguous" for d in without.classify(field, {"scope": "page"}))
 
 
 @pytest.mark.parametrize(("text", "found"), [

@@ -625,6 +625,25 @@ def test_a_qualified_label_is_read_without_its_qualifier(service: Service) -> No
     assert "once the qualifier 'work' is left out" in got["#t"]["evidence"][0]
 
 
+def test_a_label_that_offers_alternatives(service: Service) -> None:
+    """The hints file's ``or_words`` through the real service and model: "Email or
+    username" offers two keys; the field's ``id`` ("user_login") chooses one, and without
+    such an attribute the field abstains with the reason, rather than guess."""
+    fields = [{"selector": "#g", "label": "Email or username", "name": "log"},
+              {"selector": "#u", "label": "Email or username", "name": "log", "id": "user_login"},
+              {"selector": "#p", "label": "Ville ou code postal", "name": "recherche_code_postal"}]
+    got = _classify_page(service, fields)
+    assert (got["#g"]["key"], got["#g"]["accepted"], got["#g"]["reason"]) == (None, False, "ambiguous")
+    assert got["#g"]["evidence"] == ["the label offers email or username and no other attribute "
+                                     "says which"]
+    assert (got["#u"]["key"], got["#u"]["accepted"], got["#u"]["reason"]) == ("username", True, "lexical")
+    assert got["#u"]["evidence"] == ["the label offers email or username; 'user login' mentions "
+                                     "'Login', a synonym of username"]
+    assert (got["#p"]["key"], got["#p"]["accepted"]) == ("postal_code", True), got["#p"]
+    assert got["#p"]["evidence"] == ["the label offers city or postal_code; 'recherche code postal' "
+                                     "mentions 'Code postal', a synonym of postal_code"]
+
+
 def test_a_numbered_label_takes_its_number(service: Service) -> None:
     """The hints file's ``numbered`` through the real service: "Street address 2" and
     "Adresse 2" read as the first line's "Street address" and "Adresse", but their number
