@@ -508,6 +508,8 @@ class Matcher:
             # A field with no label or placeholder has only identifiers: they mention a
             # key by a narrow word only, as the other attributes below do ("user" in
             # ``name="user_screen_resolution"`` is a broader word: "User email", "User name").
+            # A synonym that only names a part of a date (a reviewed "Month") is no mention:
+            # which date a "month" is, the date-part step reads from the whole request.
             visible = has_visible_text(fld)
             mention = self.lexicon.mention(label) if visible else self._narrow_mention(label)
             where = "the label" if visible else repr(label)
@@ -516,7 +518,8 @@ class Matcher:
                 if list(by_parts) == [top.key]:
                     part, syn = by_parts[top.key]
                     where, mention = repr(part), (top.key, syn)
-            if mention is not None and mention[0] == top.key:
+            if (mention is not None and mention[0] == top.key
+                    and self.bundle.hints.date_part_named(normalize(mention[1])) is None):
                 return Decision(sel, text, top.key, top.score, threshold, margin, mention[1],
                                 "mention", True, runner,
                                 [f"{where} mentions {mention[1]!r}, a synonym of {top.key}, the "

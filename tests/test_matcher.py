@@ -869,6 +869,29 @@ def test_another_attribute_that_mentions_the_semantic_key_is_accepted(
         assert d.evidence[0].startswith(f"{part!r} mentions {d.synonym!r}, a synonym of {key}")
 
 
+def test_a_date_part_word_is_no_mention_of_the_date(tmp_path: Path, tiny) -> None:  # type: ignore[no-untyped-def]
+    """A reviewed "Month" (a birth month select somewhere) is an entry of the birth date,
+    but a field that only mentions "month" ("Every month on the", ``name="dayOfMonth"``) holds
+    a part of *some* date: the date-part step, which reads the field's whole first attribute
+    and the request's words, decides such fields, not the mention step."""
+    store = ModelStore(tmp_path / "ms")
+    hints = parse_hints({"date_parts": {"month": ["month"], "day": ["day"]},
+                         "needs_words": {"date_of_birth": ["birth"]},
+                         "types": {"date": ["date_of_birth"]}}, "hints", tiny.keys)
+    build_local_version(store, tiny.with_extra([("date_of_birth", "Month")]), "hash:64",
+                        HashEncoder(64), thresholds=Thresholds(0.95, {}, 1.0), hints=hints)
+    m = Matcher(load_bundle(store.resolve("latest")))
+    birth = {"label": "Date of birth"}
+    for fld in ({"label": "Qwxz", "name": "day_of_month"},
+                {"label": "Every month on the", "name": "dayOfMonth"}):
+        d = m.classify([fld, birth], {"scope": "page"})[0]
+        assert (d.key, d.reason, d.accepted) == ("date_of_birth", "below_threshold", False), d.evidence
+    said = m.classify([{"label": "Your date of birth, please"}])[0]
+    assert (said.key, said.reason, said.accepted) == ("date_of_birth", "mention", True)
+    part = m.classify([{"label": "Month"}, birth], {"scope": "page"})[0]  # the part alone: its step
+    assert (part.key, part.accepted) == ("date_of_birth", True)
+
+
 def test_a_broader_word_in_another_attribute_says_nothing(tmp_path: Path) -> None:
     from semindex.data import parse_canonical
 
