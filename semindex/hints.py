@@ -20,7 +20,8 @@ A hints file (JSON, conventionally ``<canonical>.hints.json``) maps HTML evidenc
                          "unless": ["first", "given", "vorname", "prénom", ...]}],
       "needs_words": {"date_of_birth": ["birth", "dob", "geburt", "naissance", ...]},
       "date_parts": {"day": ["day", "dd", "tag", "jour", ...], "month": [...], "year": [...]},
-      "or_words": ["or", "oder", "ou", "o", "или", ...]
+      "or_words": ["or", "oder", "ou", "o", "или", ...],
+      "composites": {"full_name": ["first_name", "middle_name", "last_name"]}
     }
 """
 
@@ -120,6 +121,9 @@ class Hints:
     #: Words that join the alternatives a label offers ("Email or username", "PLZ oder
     #: Ort"; ``/``, ``,``, ``;`` and ``|`` join them in any language): normalised, whole words.
     or_words: frozenset[str] = frozenset()
+    #: Keys whose value is other keys' values together (``full_name``: first, middle and
+    #: last name): a label that offers only its parts ("Nom, prénom") asks for the whole.
+    composites: dict[str, frozenset[str]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {"autocomplete": self.autocomplete, "types": self.types,
@@ -136,7 +140,8 @@ class Hints:
                 "date_parts": {k: sorted(v) for k, v in self.date_parts.items()},
                 "qualifiers": list(self.qualifiers),
                 "numbered": [list(series) for series in self.numbered],
-                "or_words": sorted(self.or_words)}
+                "or_words": sorted(self.or_words),
+                "composites": {k: sorted(v) for k, v in self.composites.items()}}
 
     def missing_words(self, key: str, text: str) -> tuple[str, ...]:
         """The words ``key`` needs when ``text`` (normalised) says none of them, else ()."""
@@ -308,7 +313,7 @@ def parse_hints(obj: Any, source: str, keys: list[str] | None = None) -> Hints:
     ac = obj.get("autocomplete", {})
     means = obj.get("type_means", {})
     objects = ("autocomplete", "types", "type_means", "inputmode", "min_length", "options",
-               "values", "synonyms", "needs_words", "date_parts")
+               "values", "synonyms", "needs_words", "date_parts", "composites")
     if any(not isinstance(obj.get(name, {}), dict) for name in objects):
         raise DataError(f"{source}: {', '.join(repr(n) for n in objects)} must be objects")
     autocomplete = {str(t).lower(): check_key(k, f"autocomplete.{t}") for t, k in ac.items()}
@@ -397,6 +402,12 @@ def parse_hints(obj: Any, source: str, keys: list[str] | None = None) -> Hints:
     or_words = _normalised_words(obj.get("or_words", []), single=True)
     if or_words is None:
         raise DataError(f"{source}: 'or_words' must be a list of words")
+    composites: dict[str, frozenset[str]] = {}
+    for k, parts_of in obj.get("composites", {}).items():
+        whole = check_key(k, "composites")
+        if not isinstance(parts_of, list) or len(set(map(str, parts_of))) < 2 or whole in parts_of:
+            raise DataError(f"{source}: composites.{k} must be a list of two or more other keys")
+        composites[whole] = frozenset(check_key(p, f"composites.{k}") for p in parts_of)
     kinds = obj.get("form_kinds", {})
     if not isinstance(kinds, dict):
         raise DataError(f"{source}: 'form_kinds' must be an object")
@@ -406,7 +417,7 @@ def parse_hints(obj: Any, source: str, keys: list[str] | None = None) -> Hints:
                  key_lists("inputmode"), min_length, options, text_lists("values"),
                  text_lists("synonyms"), frozenset(fillers), tuple(siblings),
                  needs, parts, tuple(dict.fromkeys(qualifiers)),
-                 tuple(tuple(series) for series in numbered), frozenset(or_words))
+                 tuple(tuple(series) for series in numbered), frozenset(or_words), composites)
 
 
 def load_hints(path: str | Path | None, keys: list[str] | None = None) -> Hints:

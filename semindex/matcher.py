@@ -142,7 +142,7 @@ class Lexicon:
                 if as_written:
                     plain.add(norm)
         self._norms = list(self.table)
-        self._broader: dict[tuple[str, str], bool] = {}
+        self._broader: dict[tuple[str, str, frozenset[str] | None], bool] = {}
 
     def norm(self, text: str) -> str:
         """The text as the lexicon compares it: normalised, filler words dropped (unless
@@ -247,18 +247,19 @@ class Lexicon:
                     offered.setdefault(*found)
         return offered if len(offered) >= 2 else {}
 
-    def broader(self, synonym: str, key: str) -> bool:
+    def broader(self, synonym: str, key: str, among: frozenset[str] | None = None) -> bool:
         """Whether ``synonym`` (of ``key``) is a broader word: its words lie, in order, inside
         a longer entry of another key ("Name" in "User name" and "Company name", "Address" in
-        "Email address"), so that an identifier saying it says little about which key."""
-        cached = self._broader.get((synonym, key))
+        "Email address"), so that an identifier saying it says little about which key.
+        ``among``: only the entries of these keys count (which of them a word tells apart)."""
+        cached = self._broader.get((synonym, key, among))
         if cached is None:
             words = tuple(self.norm(synonym).split())
             n = len(words)
-            cached = any(len(ew) > n and key not in keys
+            cached = any(len(ew) > n and key not in keys and (among is None or not among.isdisjoint(keys))
                          and any(ew[i:i + n] == words for i in range(len(ew) - n + 1))
                          for ew, keys in self._labels.items())
-            self._broader[(synonym, key)] = cached
+            self._broader[(synonym, key, among)] = cached
         return cached
 
     def shares_stem(self, text: str, synonym: str) -> bool:
@@ -547,9 +548,12 @@ class Matcher:
                  ) -> tuple[str | None, str | None, str] | None:
         """(key, synonym, evidence) for a label that offers alternatives ("Email/Username",
         "City or Zip"): the one offered key that the field's declared evidence admits or
-        that its other attributes (placeholder, ``name``, ``id``) name
-        (``name="location_search_zip"``); key None when nothing says which (the field
-        abstains: filling one of them would be a guess). None for any other label."""
+        that its other attributes (placeholder, ``name``, ``id``) name by a word that tells
+        the offered keys apart (``name="location_search_zip"``; ``name="nom"`` under "Nom,
+        prénom" says no more than the label); else the key the offered keys are the parts of (the hints file's
+        ``composites``: "Nom, prénom" is a full name); key None when nothing says which
+        (the field abstains: filling one of them would be a guess). None for any other
+        label."""
         offered = self.lexicon.alternatives(label, self.bundle.hints.or_words)
         names = " or ".join(sorted(offered))
         if allowed is not None:
@@ -560,15 +564,23 @@ class Matcher:
             key, syn = next(iter(offered.items()))
             return key, syn, (f"the label offers {names}; the field's declared evidence "
                               f"admits only {key}")
+        # A word picks one of them only if it tells them apart: "name" lies in "Business
+        # name" (company) and "nom" in "Nom et prénom" (full name, the parts' whole).
+        wholes = {k for k, parts in self.bundle.hints.composites.items() if offered.keys() <= parts | {k}}
+        among = frozenset(offered) | wholes
         picked: dict[str, tuple[str, str]] = {}
         for part in text.split(PART_SEPARATOR)[1:]:
             for key, syn in self.lexicon.mentioned(part).items():
-                if key in offered:
+                if key in offered and not self.lexicon.broader(syn, key, among):
                     picked.setdefault(key, (part, syn))
         if len(picked) == 1:
             key, (part, syn) = next(iter(picked.items()))
             return key, syn, (f"the label offers {names}; {part!r} mentions {syn!r}, a "
                               f"synonym of {key}")
+        whole = next((k for k in sorted(wholes)
+                      if k in self.bundle.index.keys and (allowed is None or k in allowed)), None)
+        if whole is not None:
+            return whole, None, f"the label offers {names}: together, {whole}"
         return None, None, f"the label offers {names} and no other attribute says which"
 
     def _part_key(self, text: str, allowed: Collection[str] | None) -> tuple[str, str, str] | None:

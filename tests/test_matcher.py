@@ -39,7 +39,8 @@ def matcher(tmp_path: Path, tiny, sample_hints: Hints) -> Matcher:  # type: igno
         "min_length": {"email": 5, "username": 3},
         "options": {"postal_code": ["10115", "75001", "SW1A 1AA"]},
         "values": {"last_name": ["Doe", "García"], "email": ["jane@example.com"]},
-        "synonyms": {}, "repeatable": ["password"], "sibling_rules": [], "numbered": []}, "hints", None)
+        "synonyms": {}, "repeatable": ["password"], "sibling_rules": [], "numbered": [],
+        "composites": {}}, "hints", None)
     store = ModelStore(tmp_path / "ms")
     build_local_version(store, tiny, "hash:64", HashEncoder(64),
                         thresholds=Thresholds(0.5, {"postal_code": 0.45}, 0.9), hints=hints)
@@ -549,6 +550,12 @@ def test_known_unknown_examples_make_the_field_abstain(tmp_path: Path, tiny) -> 
     ({"date_parts": {"day": ["day of birth"]}}, "date_parts.day must be a list of words"),
     ({"or_words": "or"}, "'or_words' must be a list of words"),
     ({"or_words": ["or", "either or"]}, "'or_words' must be a list of words"),
+    ({"composites": ["email"]}, "must be objects"),
+    ({"composites": {"nope": ["email", "password"]}}, "composites: 'nope' is not a canonical key"),
+    ({"composites": {"email": ["password"]}}, "composites.email must be a list of two or more other keys"),
+    ({"composites": {"email": ["email", "password"]}},
+     "composites.email must be a list of two or more other keys"),
+    ({"composites": {"email": ["password", "nope"]}}, "composites.email: 'nope' is not a canonical key"),
 ])
 def test_hints_validation_names_file_and_entry(obj: dict[str, Any], message: str) -> None:
     from semindex.errors import DataError
@@ -692,6 +699,42 @@ def test_a_label_that_offers_alternatives_is_decided_by_the_other_attributes(
     attributes choose one, else the field abstains (filling either would be a guess)."""
     d = matcher.classify([field])[0]
     assert (d.key, d.reason, d.accepted) == (key, reason, key is not None)
+    assert d.evidence == [evidence]
+
+
+@pytest.fixture
+def offers(tmp_path: Path) -> Matcher:
+    """Names, a company, places; a reviewed "Zip/Post code" confirmed as the country (one
+    site's odd answer) makes "zip" a broader word, but not between a city and a postal code."""
+    from semindex.data import parse_canonical
+
+    canon = parse_canonical({"full_name": ["Name", "Full name", "Nom et prénom"],
+                             "first_name": ["First name", "Prénom"], "last_name": ["Last name", "Nom"],
+                             "company": ["Company name"], "city": ["City"], "postal_code": ["Zip"],
+                             "country": ["Country"]}, "offers")
+    hints = parse_hints({"or_words": ["or"], "composites": {"full_name": ["first_name", "last_name"]}},
+                        "hints", canon.keys)
+    store = ModelStore(tmp_path / "offers")
+    build_local_version(store, canon.with_extra([("country", "Zip/Post code")]), "hash:64",
+                        HashEncoder(64), thresholds=Thresholds(0.99, {}, 1.0), hints=hints)
+    return Matcher(load_bundle(store.resolve("latest")))
+
+
+@pytest.mark.parametrize(("field", "key", "evidence"), [
+    ({"label": "Nom, prénom", "name": "nom"}, "full_name",  # "nom" lies in "Nom et prénom"
+     "the label offers first_name or last_name: together, full_name"),
+    ({"label": "First name / Last name", "name": "first_name"}, "first_name",
+     "the label offers first_name or last_name; 'first name' mentions 'First name', a synonym "
+     "of first_name"),
+    ({"label": "Your name / Company name", "name": "signup_name"}, None,  # "name": in "Company name"
+     "the label offers company or full_name and no other attribute says which"),
+    ({"label": "City or Zip", "name": "search_zip"}, "postal_code",  # the country's entry says nothing here
+     "the label offers city or postal_code; 'search zip' mentions 'Zip', a synonym of postal_code"),
+])
+def test_an_attribute_chooses_only_by_a_word_that_tells_the_offered_keys_apart(
+        offers: Matcher, field: dict[str, str], key: str | None, evidence: str) -> None:
+    d = offers.classify([field])[0]
+    assert (d.key, d.accepted, d.reason) == (key, key is not None, "lexical" if key else "ambiguous")
     assert d.evidence == [evidence]
 
 

@@ -628,10 +628,12 @@ def test_a_qualified_label_is_read_without_its_qualifier(service: Service) -> No
 def test_a_label_that_offers_alternatives(service: Service) -> None:
     """The hints file's ``or_words`` through the real service and model: "Email or
     username" offers two keys; the field's ``id`` ("user_login") chooses one, and without
-    such an attribute the field abstains with the reason, rather than guess."""
+    such an attribute the field abstains with the reason, rather than guess; "Nachname,
+    Vorname" offers the parts of the full name."""
     fields = [{"selector": "#g", "label": "Email or username", "name": "log"},
               {"selector": "#u", "label": "Email or username", "name": "log", "id": "user_login"},
-              {"selector": "#p", "label": "Ville ou code postal", "name": "recherche_code_postal"}]
+              {"selector": "#p", "label": "Ville ou code postal", "name": "recherche_code_postal"},
+              {"selector": "#n", "label": "Nachname, Vorname", "name": "kunde_name"}]
     got = _classify_page(service, fields)
     assert (got["#g"]["key"], got["#g"]["accepted"], got["#g"]["reason"]) == (None, False, "ambiguous")
     assert got["#g"]["evidence"] == ["the label offers email or username and no other attribute "
@@ -642,6 +644,9 @@ def test_a_label_that_offers_alternatives(service: Service) -> None:
     assert (got["#p"]["key"], got["#p"]["accepted"]) == ("postal_code", True), got["#p"]
     assert got["#p"]["evidence"] == ["the label offers city or postal_code; 'recherche code postal' "
                                      "mentions 'Code postal', a synonym of postal_code"]
+    # The parts of one key (the hints file's ``composites``) ask for the whole.
+    assert (got["#n"]["key"], got["#n"]["accepted"], got["#n"]["reason"]) == ("full_name", True, "lexical")
+    assert got["#n"]["evidence"] == ["the label offers first_name or last_name: together, full_name"]
 
 
 def test_a_numbered_label_takes_its_number(service: Service) -> None:
