@@ -550,10 +550,10 @@ class Matcher:
         "City or Zip"): the one offered key that the field's declared evidence admits or
         that its other attributes (placeholder, ``name``, ``id``) name by a word that tells
         the offered keys apart (``name="location_search_zip"``; ``name="nom"`` under "Nom,
-        prénom" says no more than the label); else the key the offered keys are the parts of (the hints file's
-        ``composites``: "Nom, prénom" is a full name); key None when nothing says which
-        (the field abstains: filling one of them would be a guess). None for any other
-        label."""
+        prénom" says no more than the label); else the key whose parts they are (the hints
+        file's ``composites``: "Nom, prénom" is a full name); key None when nothing says
+        which (the field abstains: filling one of them would be a guess). None for any
+        other label."""
         offered = self.lexicon.alternatives(label, self.bundle.hints.or_words)
         names = " or ".join(sorted(offered))
         if allowed is not None:
