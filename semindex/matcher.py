@@ -237,14 +237,18 @@ class Lexicon:
         Zip", "Ville ou code postal") that :meth:`mention` one key, when two or more keys are
         named; else {}. A label that names two keys in one run of words names one thing
         ("Adresse email", "E-mail address"), not alternatives."""
-        offered: dict[str, str] = {}
+        segments = []
         for piece in _ALTERNATIVE_SEPARATORS.split(label):
             words = self.norm(piece).split()
             cuts = [-1, *(i for i, w in enumerate(words) if w in or_words), len(words)]
-            for a, b in itertools.pairwise(cuts):
-                found = self.mention(" ".join(words[a + 1:b]))
-                if found is not None:
-                    offered.setdefault(*found)
+            segments += [" ".join(words[a + 1:b]) for a, b in itertools.pairwise(cuts)]
+        if len(segments) < 2:  # most labels: nothing joins alternatives, no lookup at all
+            return {}
+        offered: dict[str, str] = {}
+        for segment in segments:
+            found = self.mention(segment)
+            if found is not None:
+                offered.setdefault(*found)
         return offered if len(offered) >= 2 else {}
 
     def broader(self, synonym: str, key: str, among: frozenset[str] | None = None) -> bool:
