@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -95,6 +96,9 @@ class Decision:
     runner_up: dict[str, Any] | None = None
     evidence: list[str] = field(default_factory=list)
     candidates: list[KeyHit] = field(default_factory=list, repr=False)
+    #: The keys a label offers ("Email/Username": email, username) where nothing chose one
+    #: (reason ``ambiguous``): a client can ask the user which.
+    alternatives: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -398,6 +402,7 @@ class Matcher:
         apply_sibling_rules(decisions, hints.sibling_rules, self.bundle.index.keys, admitted)
         if self.bundle.rejected:
             apply_rejections(decisions, self.bundle.rejected)
+        apply_alternatives(decisions, hints.repeatable)
         if self.assign and not page:
             assign_jointly(decisions, hints.repeatable)
         return decisions
@@ -473,10 +478,11 @@ class Matcher:
         if has_visible_text(fld) and self.bundle.hints.or_words:
             offer = self._offered(label, text, allowed)
             if offer is not None:
-                offer_key, offer_syn, offer_why = offer
+                offer_key, offer_syn, offer_why, offered = offer
                 return Decision(sel, text, offer_key, 1.0 if offer_key else 0.0, 1.0, margin,
                                 offer_syn, "lexical" if offer_key else "ambiguous",
-                                offer_key is not None, runner, [offer_why], hits)
+                                offer_key is not None, runner, [offer_why], hits,
+                                [] if offer_key else offered)
         named = self._part_key(text, allowed)
         if named is not None:
             part_key, part, syn = named
@@ -549,8 +555,8 @@ class Matcher:
         return (key, syn) if allowed is None or key in allowed else None
 
     def _offered(self, label: str, text: str, allowed: Collection[str] | None,
-                 ) -> tuple[str | None, str | None, str] | None:
-        """(key, synonym, evidence) for a label that offers alternatives ("Email/Username",
+                 ) -> tuple[str | None, str | None, str, list[str]] | None:
+        """(key, synonym, evidence, offered keys) for a label that offers alternatives ("Email/Username",
         "City or Zip"): the one offered key that the field's declared evidence admits or
         that its other attributes (placeholder, ``name``, ``id``) name by a word that tells
         the offered keys apart (``name="location_search_zip"``; ``name="nom"`` under "Nom,
@@ -564,10 +570,11 @@ class Matcher:
             offered = {k: v for k, v in offered.items() if k in allowed}
         if not offered:
             return None
+        keys = sorted(offered)
         if len(offered) == 1:
             key, syn = next(iter(offered.items()))
             return key, syn, (f"the label offers {names}; the field's declared evidence "
-                              f"admits only {key}")
+                              f"admits only {key}"), keys
         # A word picks one of them only if it tells them apart: "name" lies in "Business
         # name" (company) and "nom" in "Nom et prénom" (full name, the parts' whole).
         wholes = {k for k, parts in self.bundle.hints.composites.items() if offered.keys() <= parts | {k}}
@@ -580,12 +587,12 @@ class Matcher:
         if len(picked) == 1:
             key, (part, syn) = next(iter(picked.items()))
             return key, syn, (f"the label offers {names}; {part!r} mentions {syn!r}, a "
-                              f"synonym of {key}")
+                              f"synonym of {key}"), keys
         whole = next((k for k in sorted(wholes)
                       if k in self.bundle.index.keys and (allowed is None or k in allowed)), None)
         if whole is not None:
-            return whole, None, f"the label offers {names}: together, {whole}"
-        return None, None, f"the label offers {names} and no other attribute says which"
+            return whole, None, f"the label offers {names}: together, {whole}", keys
+        return None, None, f"the label offers {names} and no other attribute says which", keys
 
     def _part_key(self, text: str, allowed: Collection[str] | None) -> tuple[str, str, str] | None:
         """(key, attribute text, synonym) when the field's other attributes (placeholder,
@@ -753,6 +760,33 @@ def apply_rejections(decisions: list[Decision], rejected: Collection[tuple[str, 
                 and (normalize(d.text), d.key) in rejected):
             d.accepted, d.reason = False, "rejected"
             d.evidence.append(f"a person rejected {d.key} for this field's text")
+
+
+def apply_alternatives(decisions: list[Decision], repeatable: Collection[str]) -> None:
+    """A label that offers alternatives with nothing to choose among them (reason
+    ``ambiguous``) asks for the one offered key that no other field of the request holds:
+    beside an email field, "Email/Username" is the user name; beside a city field, "PSČ /
+    Mesto" is the postal code. A sibling reading, like the sibling rules, so it holds on a
+    page as in a form: a form asks for a thing once, so the keys other accepted fields
+    hold are used up, except repeatable ones. Only where exactly one offered key is left,
+    and no other such field is left with that same key."""
+    held = {d.key for d in decisions if d.accepted and d.key is not None}
+    left: dict[int, str] = {}
+    for i, d in enumerate(decisions):
+        if d.reason == "ambiguous" and not d.accepted:
+            free = [k for k in d.alternatives if k in repeatable or k not in held]
+            if len(free) == 1:
+                left[i] = free[0]
+    claims = Counter(left.values())
+    for i, key in left.items():
+        if claims[key] > 1 and key not in repeatable:
+            continue
+        d = decisions[i]
+        taken = [k for k in d.alternatives if k != key]
+        revise(d, key, "assignment",
+               f"{', '.join(taken)} {'is' if len(taken) == 1 else 'are'} another field's: "
+               f"the label's one alternative left is {key}")
+        d.accepted, d.score, d.alternatives = True, 1.0, []
 
 
 def assign_jointly(decisions: list[Decision], repeatable: frozenset[str] | set[str]) -> None:

@@ -702,6 +702,40 @@ def test_a_label_that_offers_alternatives_is_decided_by_the_other_attributes(
     assert d.evidence == [evidence]
 
 
+@pytest.mark.parametrize(("fields", "scope", "expected"), [
+    # alone, nothing chooses: the field abstains and lists what the label offers
+    ([{"label": "E-mail / Username"}], "form", [(None, "ambiguous", ["email", "username"])]),
+    # beside an email field the user name is what is left; on a page as in a form
+    ([{"label": "E-mail / Username"}, {"label": "E-mail"}], "form",
+     [("username", "assignment", []), ("email", "lexical", [])]),
+    ([{"label": "E-mail"}, {"label": "E-mail / Username"}], "page",
+     [("email", "lexical", []), ("username", "assignment", [])]),
+    # both keys held elsewhere: nothing is left, it still abstains
+    ([{"label": "E-mail / Username"}, {"label": "E-mail"}, {"label": "Username"}], "page",
+     [(None, "ambiguous", ["email", "username"]), ("email", "lexical", []),
+      ("username", "lexical", [])]),
+    # two such fields left with the same key: neither takes it
+    ([{"label": "E-mail / Username"}, {"label": "Username or e-mail"}, {"label": "E-mail"}], "page",
+     [(None, "ambiguous", ["email", "username"]), (None, "ambiguous", ["email", "username"]),
+      ("email", "lexical", [])]),
+    # a repeatable key is never used up: only the other one is left
+    ([{"label": "Password or e-mail"}, {"label": "Password", "type": "text"},
+      {"label": "E-mail"}], "page",
+     [("password", "assignment", []), ("password", "lexical", []), ("email", "lexical", [])]),
+])
+def test_a_label_offering_keys_that_other_fields_hold_takes_the_one_left(
+        matcher: Matcher, fields: list[dict[str, str]], scope: str,
+        expected: list[tuple[str | None, str, list[str]]]) -> None:
+    """A form asks for a thing once: a label that offers keys other fields hold asks for
+    the one left."""
+    ds = matcher.classify(fields, {"scope": scope})
+    assert [(d.key, d.reason, d.alternatives) for d in ds] == expected
+    assert [d.accepted for d in ds] == [k is not None for k, _, _ in expected]
+    for d in ds:
+        if d.reason == "assignment":
+            assert "another field's" in d.evidence[-1] and d.score == 1.0
+
+
 @pytest.fixture
 def offers(tmp_path: Path) -> Matcher:
     """Names, a company, places; a reviewed "Zip/Post code" confirmed as the country (one
@@ -749,9 +783,9 @@ def test_alternatives_need_the_hints_files_or_words(tmp_path: Path, tiny) -> Non
                         hints=Hints())
     with_words, without = (Matcher(load_bundle(store.resolve(v.name))) for v in store.versions())
     field = [{"label": "E-mail or Username", "name": "log"}, {"label": "E-mail / Username"}]
-    reviewed, offered = with_words.classify(field, {"scope": "page"})
+    reviewed, offered = (with_words.classify([f])[0] for f in field)
     assert (reviewed.key, reviewed.reason) == ("username", "lexical")  # a person said so
-    assert offered.reason == "ambiguous"
+    assert (offered.reason, offered.alternatives) == ("ambiguous", ["email", "username"])
     assert all(d.reason != "ambiguous" for d in without.classify(field, {"scope": "page"}))
 
 

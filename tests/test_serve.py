@@ -628,16 +628,26 @@ def test_a_qualified_label_is_read_without_its_qualifier(service: Service) -> No
 def test_a_label_that_offers_alternatives(service: Service) -> None:
     """The hints file's ``or_words`` through the real service and model: "Email or
     username" offers two keys; the field's ``id`` ("user_login") chooses one, and without
-    such an attribute the field abstains with the reason, rather than guess; "Nachname,
-    Vorname" offers the parts of the full name."""
-    fields = [{"selector": "#g", "label": "Email or username", "name": "log"},
-              {"selector": "#u", "label": "Email or username", "name": "log", "id": "user_login"},
+    such an attribute the field abstains with the reason and the keys offered, rather than
+    guess; beside an email field it is the user name; "Nachname, Vorname" offers the parts
+    of the full name."""
+    alone = _classify_page(service, [{"selector": "#g", "label": "Email or username", "name": "log"}])
+    assert (alone["#g"]["key"], alone["#g"]["accepted"], alone["#g"]["reason"]) == (None, False, "ambiguous")
+    assert alone["#g"]["evidence"] == ["the label offers email or username and no other attribute "
+                                       "says which"]
+    assert alone["#g"]["alternatives"] == ["email", "username"]
+    login = _classify_page(service, [{"selector": "#g", "label": "Email or username", "name": "log"},
+                                     {"selector": "#e", "label": "Your e-mail", "name": "mail"}])
+    assert (login["#e"]["key"], login["#e"]["accepted"]) == ("email", True), login["#e"]
+    assert (login["#g"]["key"], login["#g"]["accepted"], login["#g"]["reason"]) == (
+        "username", True, "assignment"), login["#g"]
+    assert login["#g"]["evidence"][-1] == ("email is another field's: the label's one alternative "
+                                           "left is username")
+    assert login["#g"]["alternatives"] == []
+    fields = [{"selector": "#u", "label": "Email or username", "name": "log", "id": "user_login"},
               {"selector": "#p", "label": "Ville ou code postal", "name": "recherche_code_postal"},
               {"selector": "#n", "label": "Nachname, Vorname", "name": "kunde_name"}]
     got = _classify_page(service, fields)
-    assert (got["#g"]["key"], got["#g"]["accepted"], got["#g"]["reason"]) == (None, False, "ambiguous")
-    assert got["#g"]["evidence"] == ["the label offers email or username and no other attribute "
-                                     "says which"]
     assert (got["#u"]["key"], got["#u"]["accepted"], got["#u"]["reason"]) == ("username", True, "lexical")
     assert got["#u"]["evidence"] == ["the label offers email or username; 'user login' mentions "
                                      "'Login', a synonym of username"]

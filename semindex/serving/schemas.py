@@ -87,6 +87,9 @@ class DecisionOut(BaseModel):
     accepted: bool
     runner_up: dict[str, Any] | None
     evidence: list[str]
+    alternatives: list[str] = Field(
+        default_factory=list, description="reason 'ambiguous': the keys the label offers "
+        "(\"Email/Username\"), none of which the field's other evidence chose")
 
 
 class ClassifyOut(BaseModel):
