@@ -69,36 +69,6 @@ def _attr(field: Mapping[str, Any], name: str) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
-#: Brackets that wrap a note, opening -> closing.
-_BRACKETS = {"(": ")", "[": "]", "（": "）", "【": "】"}
-
-
-def is_note(label: str) -> bool:
-    """Whether a label is wholly in brackets ("(optional)", "(please provide a valid
-    email)", "[required]:"): a note about the field, not its name, which the page shows
-    elsewhere. "(Home) Phone (mobile)" is not: its first bracket closes before the end."""
-    text = label.strip().rstrip(":：* ").strip()
-    close = _BRACKETS.get(text[:1])
-    if close is None or not text.endswith(close):
-        return False
-    depth = 0
-    for i, ch in enumerate(text):
-        depth += (ch == text[0]) - (ch == close)
-        if depth == 0:
-            return i == len(text) - 1
-    return False
-
-
-def _attributes(field: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """(attribute, text) of the field's text attributes that say something, in precedence
-    order. A label that is a note (:func:`is_note`) is left out where another attribute
-    names the field: "(optional)" with ``name="addr2"`` is read as "addr2"."""
-    found = [(a, t) for a, t in ((a, _attr(field, a)) for a in TEXT_ATTRIBUTES) if t]
-    if len(found) > 1 and found[0][0] == "label" and is_note(found[0][1]):
-        return found[1:]
-    return found
-
-
 def field_text(field: Mapping[str, Any], mode: TextMode = "rich") -> str:
     """The text embedded for a form field.
 
@@ -108,7 +78,10 @@ def field_text(field: Mapping[str, Any], mode: TextMode = "rich") -> str:
     Returns ``""`` when the field has no text at all.
     """
     parts: list[str] = []
-    for attr, raw in _attributes(field):
+    for attr in TEXT_ATTRIBUTES:
+        raw = _attr(field, attr)
+        if not raw:
+            continue
         text = raw if attr in VISIBLE_ATTRIBUTES else normalize(raw, drop_noise=True)
         if mode == "precedence":
             return text
@@ -119,14 +92,14 @@ def field_text(field: Mapping[str, Any], mode: TextMode = "rich") -> str:
 
 def has_visible_text(field: Mapping[str, Any]) -> bool:
     """Whether the field has a label or placeholder (else only identifiers say what it is)."""
-    return any(a in VISIBLE_ATTRIBUTES for a, _ in _attributes(field))
+    return any(_attr(field, a) for a in VISIBLE_ATTRIBUTES)
 
 
 def first_attribute(field: Mapping[str, Any]) -> str:
     """The field's first attribute with text (label, else placeholder, ``name``, ``id``) as
     written: an identifier keeps its digits here (``name="Address2"``), unlike in
     :func:`field_text`."""
-    return next((raw for _, raw in _attributes(field)), "")
+    return next((raw for raw in (_attr(field, a) for a in TEXT_ATTRIBUTES) if raw), "")
 
 
 #: The form's own words (see ``FormIn``), read with its fields' by :func:`request_text`.

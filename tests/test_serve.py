@@ -625,20 +625,6 @@ def test_a_qualified_label_is_read_without_its_qualifier(service: Service) -> No
     assert "once the qualifier 'work' is left out" in got["#t"]["evidence"][0]
 
 
-def test_a_label_in_brackets_is_a_note(service: Service) -> None:
-    """Through the real service and model: a label wholly in brackets is a note about the
-    field, not its name, and the other attributes name the field. The note's own words
-    would mislead: "(Your email address is your username)" mentions both keys."""
-    fields = [{"selector": "#n", "label": "(Your email address is your username)", "name": "email_address"},
-              {"selector": "#x", "label": "(names, websites)", "name": "exclusions"},
-              {"selector": "#o", "label": "(optional)"}]
-    got = _classify_page(service, fields)
-    assert (got["#n"]["key"], got["#n"]["accepted"]) == ("email", True), got["#n"]
-    assert got["#n"]["text"] == "email address"
-    assert got["#x"]["text"] == "exclusions" and got["#x"]["key"] != "website", got["#x"]
-    assert got["#o"]["text"] == "(optional)"  # nothing else names it: the note is all there is
-
-
 def test_a_label_that_offers_alternatives(service: Service) -> None:
     """The hints file's ``or_words`` through the real service and model: "Email or
     username" offers two keys; the field's ``id`` ("user_login") chooses one, and without

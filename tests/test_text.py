@@ -2,14 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from semindex.text import (
-    field_text,
-    first_attribute,
-    is_generic,
-    is_note,
-    normalize,
-    split_identifier,
-)
+from semindex.text import field_text, first_attribute, is_generic, normalize, split_identifier
 
 
 @pytest.mark.parametrize(("raw", "expected"), [
@@ -46,12 +39,6 @@ def test_normalize(raw: str, drop: bool, expected: str) -> None:
     ({"label": "Name", "name": "billing_zip"}, "rich", "Name | billing zip"),
     ({"label": "Email", "name": "email", "id": "email"}, "rich", "Email"),
     ({"type": "text"}, "rich", ""),
-    # a label wholly in brackets is a note: the other attributes name the field
-    ({"label": "(optional)", "name": "billing_addr"}, "rich", "billing addr"),
-    ({"label": "(please provide a valid email)", "id": "suggest_email"}, "precedence", "suggest email"),
-    ({"label": "[required]:", "placeholder": "Your city"}, "rich", "Your city"),
-    ({"label": "(optional)"}, "rich", "(optional)"),          # nothing else: the note stays
-    ({"label": "(Home) Phone (mobile)", "name": "tel"}, "rich", "(Home) Phone (mobile) | tel"),
 ])
 def test_field_text(field: dict[str, str], mode: str, expected: str) -> None:
     assert field_text(field, mode) == expected  # type: ignore[arg-type]
@@ -64,21 +51,11 @@ def test_is_generic(text: str, generic: bool) -> None:
     assert is_generic(text) is generic
 
 
-@pytest.mark.parametrize(("label", "note"), [
-    ("(optional)", True), ("[required]:", True), ("（任意）", True), ("(a (b) c) *", True),
-    ("(Home) Phone (mobile)", False), ("Phone (mobile)", False), ("(unclosed", False),
-    ("Email", False), ("", False),
-])
-def test_is_note(label: str, note: bool) -> None:
-    assert is_note(label) is note
-
-
 @pytest.mark.parametrize(("field", "expected"), [
     ({"label": "Address 2", "name": "addr2"}, "Address 2"),
     ({"label": "  ", "placeholder": "", "name": "Address2", "id": "a"}, "Address2"),  # digits kept
     ({"id": "street_address_2"}, "street_address_2"),
     ({"label": None, "type": "text"}, ""),
-    ({"label": "(optional)", "name": "Address2"}, "Address2"),   # a note names nothing
 ])
 def test_first_attribute(field: dict[str, object], expected: str) -> None:
     assert first_attribute(field) == expected
