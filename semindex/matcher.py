@@ -400,9 +400,9 @@ class Matcher:
             if hints.date_parts:
                 apply_date_parts(decisions, firsts, hints, self.bundle.index.keys, said, admitted)
         apply_sibling_rules(decisions, hints.sibling_rules, self.bundle.index.keys, admitted)
+        apply_alternatives(decisions, hints.repeatable)
         if self.bundle.rejected:
             apply_rejections(decisions, self.bundle.rejected)
-        apply_alternatives(decisions, hints.repeatable)
         if self.assign and not page:
             assign_jointly(decisions, hints.repeatable)
         return decisions
@@ -754,9 +754,11 @@ def apply_rejections(decisions: list[Decision], rejected: Collection[tuple[str, 
     """Withdraw a key that a person rejected for the field's very text (``rejected``:
     normalised text and key, the version's reviewed rejections): "not company" for a field
     stays "not company" though nobody said what it is. Only keys the field's words decided
-    (and the steps that re-read them) are withdrawn, never declared evidence."""
+    (and the steps that re-read them, the alternative other fields leave included) are
+    withdrawn, never declared evidence."""
     for d in decisions:
-        if (d.accepted and d.key is not None and d.reason in (*FREE_REASONS, *REREAD_REASONS)
+        if (d.accepted and d.key is not None
+                and d.reason in (*FREE_REASONS, *REREAD_REASONS, "assignment")
                 and (normalize(d.text), d.key) in rejected):
             d.accepted, d.reason = False, "rejected"
             d.evidence.append(f"a person rejected {d.key} for this field's text")

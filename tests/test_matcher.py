@@ -621,6 +621,14 @@ def test_a_rejected_key_is_withdrawn_from_that_field_text_only(tmp_path: Path, t
     assert d.evidence[-1] == "a person rejected last_name for this field's text"
     assert (same_label.key, same_label.accepted, same_label.reason) == ("last_name", True, "lexical")
     assert (typed.key, typed.accepted, typed.reason) == ("password", True, "type")
+    # The one alternative the other fields leave is withdrawn the same way.
+    offers = build_local_version(store, tiny, "hash:64", HashEncoder(64), thresholds=Thresholds(0.5),
+                                 hints=parse_hints({"or_words": ["or"]}, "hints", tiny.keys),
+                                 rejected=[("E-mail or Username", "username")])
+    left, mail = Matcher(load_bundle(store.resolve(offers))).classify(
+        [{"label": "E-mail or Username"}, {"label": "E-mail"}], {"scope": "page"})
+    assert (left.key, left.accepted, left.reason) == ("username", False, "rejected")
+    assert (mail.key, mail.accepted) == ("email", True)
     # A version without the file (built before it existed) rejects nothing.
     (store.resolve(name) / REJECTED_FILE).unlink()
     assert load_bundle(store.resolve(name)).rejected == frozenset()
