@@ -772,13 +772,15 @@ def apply_alternatives(decisions: list[Decision], repeatable: Collection[str]) -
     page as in a form: a form asks for a thing once, so the keys other accepted fields
     hold are used up, except repeatable ones. Only where exactly one offered key is left,
     and no other such field is left with that same key."""
+    pending = [i for i, d in enumerate(decisions) if d.reason == "ambiguous" and not d.accepted]
+    if not pending:  # most requests: no label offered alternatives
+        return
     held = {d.key for d in decisions if d.accepted and d.key is not None}
     left: dict[int, str] = {}
-    for i, d in enumerate(decisions):
-        if d.reason == "ambiguous" and not d.accepted:
-            free = [k for k in d.alternatives if k in repeatable or k not in held]
-            if len(free) == 1:
-                left[i] = free[0]
+    for i in pending:
+        free = [k for k in decisions[i].alternatives if k in repeatable or k not in held]
+        if len(free) == 1:
+            left[i] = free[0]
     claims = Counter(left.values())
     for i, key in left.items():
         if claims[key] > 1 and key not in repeatable:
