@@ -75,6 +75,9 @@ class TrainConfig(_Strict):
     seed: int = 42
     hard_negatives: int = Field(2, ge=1)
     synonym_anchors: bool = True
+    weight_mix: float = Field(0.3, gt=0, le=1, description="the fine-tuned weights' share in the "
+                              "model kept, the rest the base model's (WiSE-FT); 1: the "
+                              "fine-tuned model as trained")
     min_selection_examples: int = Field(20, ge=1, description="held-out feedback rows needed to "
                                         "compare the fine-tuned and base models (fewer: keep "
                                         "the fine-tune)")

@@ -228,6 +228,7 @@ def test_full_train_fixes_what_the_base_model_got_wrong(store_dir: Path, ray_ses
     fixed = sum(tuned.classify([{"label": q}])[0].key == k for q, k in wrong)
     assert fixed >= 0.8 * len(wrong)
     assert summary.counts["triplets train"] > 0 and summary.metrics["train"]["train_loss"] > 0
+    assert summary.metrics["train"]["weight_mix"] == cfg.train.weight_mix < 1  # the default mixes
     # Each epoch was scored by retrieving the validation anchors; the kept epoch is the best.
     train = summary.metrics["train"]
     assert summary.counts["retrieval check queries"] == train["eval_top1_queries"] > 10

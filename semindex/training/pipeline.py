@@ -445,6 +445,12 @@ def run(cfg: JobConfig, *, ray_address: str | None = None,
                         storage_path=cfg.train.storage_path or str(store.root / ".ray_train"),
                         run_name=name, placement_strategy=cfg.train.placement_strategy,
                         retrieval=retrieval)
+                if cfg.train.weight_mix < 1:
+                    with timer.step("weight mix"):
+                        from semindex.training.mixing import mix_into
+
+                        mix_into(model_dir, inputs.model_path, cfg.train.weight_mix)
+                        summary.metrics["train"]["weight_mix"] = cfg.train.weight_mix
         else:
             copy_model(inputs.model_path, model_dir)
         model_path = str(model_dir) if not inputs.model_path.startswith("hash:") else inputs.model_path
