@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,25 +50,48 @@ _QUALIFIERS = ("shipping", "billing", "home", "work", "mobile", "fax", "pager", 
 
 @dataclass(frozen=True)
 class SiblingRule:
-    """A key that means another one beside (``present``) or without a sibling key in the
-    same request: "Name" beside a last-name field is the first name."""
+    """A key that means another one beside (``beside``) or without (``without``) sibling
+    keys in the same request: "Name" beside a last-name field is the first name; "Name"
+    beside a password field with no email, user-name or phone field is the login name."""
 
     key: str
     becomes: str
-    sibling: str
-    present: bool
+    beside: tuple[str, ...] = ()
+    without: tuple[str, ...] = ()
     #: Words (normalised, each matched at the start of a word) that keep the key: a field
     #: whose text says "first" or "Vorname" is a first name whatever its siblings.
     unless: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"key": self.key, "with" if self.present else "without": self.sibling,
-                               "becomes": self.becomes}
+        out: dict[str, Any] = {"key": self.key}
+        for side, keys in (("with", self.beside), ("without", self.without)):
+            if keys:
+                out[side] = keys[0] if len(keys) == 1 else list(keys)
+        out["becomes"] = self.becomes
         return {**out, "unless": list(self.unless)} if self.unless else out
+
+    def holds(self, siblings: Collection[str | None]) -> bool:
+        """Whether the other fields' keys have every ``beside`` key and no ``without`` key."""
+        return (all(k in siblings for k in self.beside)
+                and not any(k in siblings for k in self.without))
 
     def kept_by(self, text: str) -> bool:
         """Whether ``text`` (normalised) says one of the words that keep the key."""
         return says_one_of(text, self.unless)
+
+    def describe(self) -> str:
+        """The rule in words, for a decision's evidence."""
+        sides = [f"{word} {_a(keys[0])} {_or(keys)} field" for word, keys in
+                 (("beside", self.beside), ("without", self.without)) if keys]
+        return f"a {self.key} field {' and '.join(sides)} is {self.becomes} (sibling rule)"
+
+
+def _a(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"
+
+
+def _or(keys: tuple[str, ...]) -> str:
+    return keys[0] if len(keys) == 1 else f"{', '.join(keys[:-1])} or {keys[-1]}"
 
 
 def says_one_of(text: str, words: tuple[str, ...]) -> bool:
@@ -356,18 +379,27 @@ def parse_hints(obj: Any, source: str, keys: list[str] | None = None) -> Hints:
     if not isinstance(sibling_rules, list):
         raise DataError(f"{source}: 'sibling_rules' must be a list")
     for i, rule in enumerate(sibling_rules):
+        where = f"sibling_rules[{i}]"
         if (not isinstance(rule, dict) or not {"key", "becomes"} <= rule.keys()
-                or ("with" in rule) == ("without" in rule)):
-            raise DataError(f"{source}: sibling_rules[{i}] needs 'key', 'becomes' and one of "
-                            "'with' or 'without'")
-        side = "with" if "with" in rule else "without"
+                or not ({"with", "without"} & rule.keys())):
+            raise DataError(f"{source}: {where} needs 'key', 'becomes' and 'with' or 'without' "
+                            "(a key or a list of keys)")
+        sides: dict[str, tuple[str, ...]] = {}
+        for side in ("with", "without"):
+            named = rule.get(side, [])
+            named = [named] if isinstance(named, str) else named
+            if not isinstance(named, list) or (side in rule and not named):
+                raise DataError(f"{source}: {where}.{side} must be a key or a list of keys")
+            sides[side] = tuple(check_key(k, f"{where}.{side}") for k in named)
+        both = set(sides["with"]) & set(sides["without"])
+        if both:
+            raise DataError(f"{source}: {where}: {sorted(both)[0]!r} is both in 'with' and 'without'")
         unless = _normalised_words(rule.get("unless", []))
         if unless is None:
-            raise DataError(f"{source}: sibling_rules[{i}].unless must be a list of words")
-        siblings.append(SiblingRule(check_key(rule["key"], f"sibling_rules[{i}].key"),
-                                    check_key(rule["becomes"], f"sibling_rules[{i}].becomes"),
-                                    check_key(rule[side], f"sibling_rules[{i}].{side}"),
-                                    side == "with", unless))
+            raise DataError(f"{source}: {where}.unless must be a list of words")
+        siblings.append(SiblingRule(check_key(rule["key"], f"{where}.key"),
+                                    check_key(rule["becomes"], f"{where}.becomes"),
+                                    sides["with"], sides["without"], unless))
     # One word each: the lexical step drops fillers word by word ("geben sie" would never match).
     fillers = _normalised_words(obj.get("fillers", []), single=True)
     if fillers is None:

@@ -725,29 +725,33 @@ def apply_sibling_rules(decisions: list[Decision], rules: Sequence[SiblingRule],
                         admitted: Sequence[frozenset[str] | None] | None = None) -> None:
     """Re-read keys by the other fields of the request, as the hints file declares:
     "Name" beside a last-name field is the first name, "Nome" in a form without one the
-    full name. Only keys the field's words decided (lexical, semantic, mention) change, only
+    full name, "Name" beside a password field with no email, user-name or phone field the
+    login name. Only keys the field's words decided (lexical, semantic, mention) change, only
     to a key the version has and the field's declared evidence admits (``admitted``, per
     field; None: any), not where the field's text says one of the rule's ``unless`` words
     ("First name" stays a first name beside no last name), and only in a request of two
     fields or more (a lone field says nothing of its form). The siblings are the other
-    fields' decisions before any rule, so the order of rules and fields does not matter."""
+    fields' decisions before any rule, so the order of fields does not matter; the rules
+    apply in the file's order, each to the key the one before left ("Имя" without a last
+    name is the full name, and that beside a lone password field the login name)."""
     if len(decisions) < 2 or not rules:
         return
     decided = [d.key if d.accepted else None for d in decisions]
     for i, d in enumerate(decisions):
-        if not d.accepted or d.reason not in FREE_REASONS:
+        if not d.accepted or d.reason not in FREE_REASONS or d.key is None:
             continue
         others = decided[:i] + decided[i + 1:]
         allowed = admitted[i] if admitted is not None else None
+        text = normalize(d.text)
+        key, why = d.key, []
         for rule in rules:
-            if (rule.key == d.key and rule.becomes in keys
+            if (rule.key == key and rule.becomes in keys
                     and (allowed is None or rule.becomes in allowed)
-                    and (rule.sibling in others) == rule.present
-                    and not rule.kept_by(normalize(d.text))):
-                revise(d, rule.becomes, "sibling",
-                       f"a {d.key} field {'beside' if rule.present else 'without'} a "
-                       f"{rule.sibling} field is {rule.becomes} (sibling rule)")
-                break
+                    and rule.holds(others) and not rule.kept_by(text)):
+                key = rule.becomes
+                why.append(rule.describe())
+        if key != d.key:
+            revise(d, key, "sibling", "; then ".join(why))
 
 
 def apply_rejections(decisions: list[Decision], rejected: Collection[tuple[str, str]]) -> None:

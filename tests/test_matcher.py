@@ -184,8 +184,8 @@ def test_assignment_abstains_without_alternative_and_keeps_repeatable() -> None:
     assert all(x.accepted and x.key == "password" for x in p)
 
 
-NAME_RULES = (SiblingRule("full_name", "first_name", "last_name", True),
-              SiblingRule("first_name", "full_name", "last_name", False))
+NAME_RULES = (SiblingRule("full_name", "first_name", beside=("last_name",)),
+              SiblingRule("first_name", "full_name", without=("last_name",)))
 NAME_KEYS = {"first_name", "full_name", "last_name", "email", "username"}
 
 
@@ -232,12 +232,71 @@ def test_sibling_rules(request_keys: list[tuple[str, str]], expected: list[str])
     ("Nombre | pila", "full_name"),  # a word of several words matches only in sequence
 ])
 def test_a_sibling_rule_keeps_a_field_that_says_an_unless_word(text: str, key: str) -> None:
-    rule = SiblingRule("first_name", "full_name", "last_name", False,
-                       tuple(normalize(w) for w in ("first", "Vorname", "nombre de pila")))
+    rule = SiblingRule("first_name", "full_name", without=("last_name",),
+                       unless=tuple(normalize(w) for w in ("first", "Vorname", "nombre de pila")))
     d = [_field("first_name"), _field("email")]
     d[0].text = text
     apply_sibling_rules(d, (rule,), NAME_KEYS)
     assert d[0].key == key
+
+
+LOGIN = SiblingRule("full_name", "username", beside=("password",),
+                    without=("email", "username", "phone", "last_name"))
+LOGIN_KEYS = NAME_KEYS | {"password", "phone"}
+
+
+@pytest.mark.parametrize(("request_keys", "expected"), [
+    # A name beside a password with no other identifier is the login name ...
+    (["full_name", "password"], ["username", "password"]),
+    (["password", "full_name", "password"], ["password", "username", "password"]),
+    # ... and "Имя" there too: without a last name it is the full name, and that the login.
+    (["first_name", "password"], ["username", "password"]),
+    # Where the form has an identifier (email, user name, phone), the name is a name.
+    (["full_name", "email", "password"], ["full_name", "email", "password"]),
+    (["full_name", "username", "password"], ["full_name", "username", "password"]),
+    (["full_name", "phone", "password"], ["full_name", "phone", "password"]),
+    # A last name beside it makes it the first name, not the login.
+    (["full_name", "last_name", "password"], ["first_name", "last_name", "password"]),
+    # No password: nothing to log in to.
+    (["full_name", "first_name"], ["full_name", "full_name"]),
+])
+def test_the_login_name_rule_chains_after_the_name_rules(request_keys: list[str],
+                                                         expected: list[str]) -> None:
+    d = [_field(k) for k in request_keys]
+    apply_sibling_rules(d, (*NAME_RULES, LOGIN), LOGIN_KEYS)
+    assert [x.key for x in d] == expected
+    for x, before in zip(d, request_keys, strict=True):
+        if x.key == before:
+            assert x.reason == "lexical" and not x.evidence
+            continue
+        # One revision: the runner-up is the words' key; the evidence says every rule applied.
+        assert x.reason == "sibling" and x.runner_up == {"key": before, "score": 1.0}
+        assert len(x.evidence) == 1
+        rules_said = x.evidence[0].split("; then ")
+        assert len(rules_said) == (2 if (before, x.key) == ("first_name", "username") else 1)
+        if x.key == "username":
+            assert rules_said[-1] == ("a full_name field beside a password field and without an "
+                                      "email, username, phone or last_name field is username "
+                                      "(sibling rule)")
+
+
+def test_a_chained_rule_stops_where_the_field_says_an_unless_word() -> None:
+    keep_first = SiblingRule("first_name", "full_name", without=("last_name",),
+                             unless=(normalize("Vorname"),))
+    d = [_field("first_name"), _field("password")]
+    d[0].text = "Vorname"
+    apply_sibling_rules(d, (keep_first, LOGIN), LOGIN_KEYS)
+    assert (d[0].key, d[0].reason) == ("first_name", "lexical")
+
+
+def test_sibling_rules_round_trip_through_the_hints_json(sample_hints: Hints) -> None:
+    rules = parse_hints({"sibling_rules": [r.to_json() for r in (*NAME_RULES, LOGIN)]}, "hints",
+                        sorted(LOGIN_KEYS)).sibling_rules
+    assert rules == (*NAME_RULES, LOGIN)
+    assert rules[0].to_json() == {"key": "full_name", "with": "last_name", "becomes": "first_name"}
+    assert rules[2].to_json()["without"] == ["email", "username", "phone", "last_name"]
+    shipped = sample_hints.sibling_rules  # the hints file carries the login rule
+    assert any(r.becomes == "username" and "password" in r.beside for r in shipped)
 
 
 def test_the_assignment_keeps_a_revised_key_on_a_tie() -> None:
@@ -276,7 +335,8 @@ def names(tmp_path: Path, sample_hints: Hints) -> Matcher:
 
     canon = parse_canonical({"first_name": ["First name", "Nome"], "last_name": ["Last name", "Cognome"],
                              "full_name": ["Full name", "Name"], "email": ["Email"],
-                             "username": ["Username"], "password": ["Password"]}, "names")
+                             "username": ["Username"], "password": ["Password"],
+                             "phone": ["Phone"]}, "names")
     hints = parse_hints({**{k: v for k, v in sample_hints.to_json().items()
                             if k in ("sibling_rules", "context_rules", "form_kinds", "type_means")},
                          "repeatable": ["password"],
@@ -296,6 +356,11 @@ def test_the_matcher_reads_names_by_their_siblings(names: Matcher) -> None:
     assert names.classify([{"label": "Nome"}])[0].key == "first_name"  # alone: as the label says
     newsletter = names.classify([{"label": "First name"}, {"label": "Email"}])  # says "first"
     assert [(d.key, d.reason) for d in newsletter] == [("first_name", "lexical"), ("email", "lexical")]
+    login = names.classify([{"label": "Name"}, {"label": "Password", "type": "password"}])
+    assert [(d.key, d.reason) for d in login] == [("username", "sibling"), ("password", "type")]
+    assert login[0].runner_up == {"key": "full_name", "score": 1.0}
+    login_with_email = names.classify([{"label": "Name"}, {"label": "Email"}, {"label": "Password"}])
+    assert login_with_email[0].key == "full_name"
 
 
 def test_a_page_scope_request_infers_no_kind_and_assigns_no_key(names: Matcher) -> None:
@@ -531,9 +596,13 @@ def test_known_unknown_examples_make_the_field_abstain(tmp_path: Path, tiny) -> 
      r"numbered\[1\]: 'password' is already in numbered\[0\]"),
     ({"sibling_rules": {"key": "email"}}, "'sibling_rules' must be a list"),
     ({"sibling_rules": [{"key": "email", "becomes": "password"}]},
-     r"sibling_rules\[0\] needs 'key', 'becomes' and one of 'with' or 'without'"),
+     r"sibling_rules\[0\] needs 'key', 'becomes' and 'with' or 'without'"),
     ({"sibling_rules": [{"key": "email", "with": "email", "without": "email", "becomes": "password"}]},
-     r"sibling_rules\[0\] needs 'key', 'becomes' and one of 'with' or 'without'"),
+     r"sibling_rules\[0\]: 'email' is both in 'with' and 'without'"),
+    ({"sibling_rules": [{"key": "email", "with": [], "becomes": "password"}]},
+     r"sibling_rules\[0\]\.with must be a key or a list of keys"),
+    ({"sibling_rules": [{"key": "email", "without": ["password", "nope"], "becomes": "username"}]},
+     r"sibling_rules\[0\]\.without: 'nope' is not a canonical key"),
     ({"sibling_rules": [{"key": "email", "without": "nope", "becomes": "password"}]},
      r"sibling_rules\[0\]\.without: 'nope' is not a canonical key"),
     ({"sibling_rules": [{"key": "email", "with": "password", "becomes": "mail"}]},

@@ -606,6 +606,24 @@ def test_a_name_field_is_read_by_its_siblings(service: Service) -> None:
     newsletter = classify([{"selector": "#f", "label": "First name", "name": "fname"},
                            {"selector": "#e", "label": "Email", "type": "email", "name": "email"}])
     assert (newsletter["#f"]["key"], newsletter["#f"]["reason"]) == ("first_name", "lexical")
+    # A login form asks for a name and a password only: the name is the login name, whether
+    # the client says the form's kind or not; the form has no email, user-name or phone field.
+    password = {"selector": "#p", "label": "Password", "type": "password", "name": "password"}
+    for form in (None, {"kind": "login"}, {"scope": "page"}):
+        login = service.post("/ml/classify", {"fields": [name, password], "form": form}).json()
+        got = {m["selector"]: m for m in login["matches"]}
+        assert (got["#n"]["key"], got["#n"]["reason"]) == ("username", "sibling"), form
+        assert got["#p"]["key"] == "password"
+        # The words said first_name (as alone, above): without a last name that is the full
+        # name (the rule before), and beside a lone password the login name.
+        assert got["#n"]["runner_up"]["key"] == "first_name"
+        assert got["#n"]["evidence"][-1].endswith(
+            "; then a full_name field beside a password field and without an email, username, "
+            "phone or last_name field is username (sibling rule)")
+    # Beside an email field the same two fields are a sign-up's name and password.
+    signup_name = classify([name, {"selector": "#e", "label": "Email", "type": "email", "name": "email"},
+                            password])["#n"]
+    assert signup_name["key"] == "full_name"
 
 
 def test_a_qualified_label_is_read_without_its_qualifier(service: Service) -> None:
