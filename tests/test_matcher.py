@@ -333,7 +333,8 @@ def test_a_sibling_rule_keeps_to_what_the_pattern_admits(names: Matcher) -> None
 def names(tmp_path: Path, sample_hints: Hints) -> Matcher:
     from semindex.data import parse_canonical
 
-    canon = parse_canonical({"first_name": ["First name", "Nome"], "last_name": ["Last name", "Cognome"],
+    canon = parse_canonical({"first_name": ["First name", "Nome"],
+                             "last_name": ["Last name", "Cognome", "Nom"],
                              "full_name": ["Full name", "Name"], "email": ["Email"],
                              "username": ["Username"], "password": ["Password"],
                              "phone": ["Phone"]}, "names")
@@ -361,6 +362,14 @@ def test_the_matcher_reads_names_by_their_siblings(names: Matcher) -> None:
     assert login[0].runner_up == {"key": "full_name", "score": 1.0}
     login_with_email = names.classify([{"label": "Name"}, {"label": "Email"}, {"label": "Password"}])
     assert login_with_email[0].key == "full_name"
+    # "Nom" is the last name beside a first name, the whole name without one, unless the
+    # field says which name it is ("Cognome" is the surname whatever its siblings).
+    contact = names.classify([{"label": "Votre nom"}, {"label": "Email"}])
+    assert [(d.key, d.reason) for d in contact] == [("full_name", "sibling"), ("email", "lexical")]
+    assert contact[0].runner_up is not None and contact[0].runner_up["key"] == "last_name"
+    signup = names.classify([{"label": "First name"}, {"label": "Nom"}, {"label": "Email"}])
+    assert [(d.key, d.reason) for d in signup][:2] == [("first_name", "lexical"), ("last_name", "lexical")]
+    assert names.classify([{"label": "Cognome"}, {"label": "Email"}])[0].key == "last_name"
 
 
 def test_a_page_scope_request_infers_no_kind_and_assigns_no_key(names: Matcher) -> None:

@@ -620,6 +620,17 @@ def test_a_name_field_is_read_by_its_siblings(service: Service) -> None:
         assert got["#n"]["evidence"][-1].endswith(
             "; then a full_name field beside a password field and without an email, username, "
             "phone or last_name field is username (sibling rule)")
+    # "Nom" is the last name beside "Prénom"; a French contact form without a first name asks
+    # for the whole name, unless the field says which name it is.
+    nom = {"selector": "#l", "label": "Votre nom", "name": "nom"}
+    email = {"selector": "#e", "label": "Email", "type": "email", "name": "email"}
+    french = classify([nom, email])["#l"]
+    assert (french["key"], french["reason"], french["runner_up"]["key"]) == ("full_name", "sibling",
+                                                                            "last_name")
+    french_signup = classify([{"selector": "#f", "label": "Prénom", "name": "prenom"}, nom, email])
+    assert (french_signup["#f"]["key"], french_signup["#l"]["key"]) == ("first_name", "last_name")
+    surname = classify([{"selector": "#l", "label": "Nom de famille", "name": "nom"}, email])["#l"]
+    assert surname["key"] == "last_name"
     # Beside an email field the same two fields are a sign-up's name and password.
     signup_name = classify([name, {"selector": "#e", "label": "Email", "type": "email", "name": "email"},
                             password])["#n"]
