@@ -9,13 +9,14 @@ reviewed field's answer where the field's whole text is that field's text, a
 lexical match of the field's main text against the synonym table (filler words such as
 "your" or "votre" left out), the same match once the label's qualifiers are left out
 ("Mailing address" is "Address"), a field whose nearest example is a confirmed unknown
-abstains, a lexical match of its other attributes (placeholder, name, id) when those that
-name a key agree, then the semantic match (FAISS, max over synonyms and confirmed
-examples) against a threshold that is calibrated per key and adjusted by what the field
-says about itself (required, generic wording); under its threshold, the semantic step's
-best key is still taken where the label, or else another attribute, mentions one of its
-synonyms. A key of a numbered series takes the
-number its label ends in ("Address 2" is the second address line). A key the hints file
+abstains, a label that offers alternatives ("Email/Username") or names two parts of a
+declared composite ("First and last name": the full name), a lexical match of its other
+attributes (placeholder, name, id) when those that name a key agree, then the semantic
+match (FAISS, max over synonyms and confirmed examples) against a threshold that is
+calibrated per key and adjusted by what the field says about itself (required, generic
+wording); under its threshold, the semantic step's best key is still taken where the
+label, or else another attribute, mentions one of its synonyms. A key of a numbered
+series takes the number its label ends in ("Address 2" is the second address line). A key the hints file
 ties to words (``needs_words``: a birth date needs "birth", "dob", "Geburt", ...) that the
 request does not say anywhere is withdrawn; where the request does say them, a field whose
 words name only a part of a date ("Day", "MM", "aaaa") is that date. Then the hints file's
@@ -483,6 +484,12 @@ class Matcher:
                                 offer_syn, "lexical" if offer_key else "ambiguous",
                                 offer_key is not None, runner, [offer_why], hits,
                                 [] if offer_key else offered)
+        whole = self._whole_named(label, allowed) if has_visible_text(fld) else None
+        if whole is not None:
+            whole_key, parts = whole
+            return Decision(sel, text, whole_key, 1.0, 1.0, margin, None, "lexical", True, runner,
+                            [f"the label names {' and '.join(parts)}: together {whole_key}"],
+                            hits)
         named = self._part_key(text, allowed)
         if named is not None:
             part_key, part, syn = named
@@ -593,6 +600,20 @@ class Matcher:
         if whole is not None:
             return whole, None, f"the label offers {names}: together, {whole}", keys
         return None, None, f"the label offers {names} and no other attribute says which", keys
+
+    def _whole_named(self, label: str, allowed: Collection[str] | None,
+                     ) -> tuple[str, list[str]] | None:
+        """(key, parts) where the label names two or more parts of a key the hints file
+        declares as their whole (``composites``): "First and last name", "Фамилия Имя
+        Отчество", "Your first name and last name" ask for the full name, whatever a
+        ``name="first_name"`` or ``name="user_name"`` says. None otherwise."""
+        mentioned = self.lexicon.mentioned(label).keys()
+        for whole, parts in sorted(self.bundle.hints.composites.items()):
+            named = sorted(parts & mentioned)
+            if (len(named) >= 2 and whole in self.bundle.index.keys
+                    and (allowed is None or whole in allowed)):
+                return whole, named
+        return None
 
     def _part_key(self, text: str, allowed: Collection[str] | None) -> tuple[str, str, str] | None:
         """(key, attribute text, synonym) when the field's other attributes (placeholder,

@@ -858,6 +858,28 @@ def test_an_attribute_chooses_only_by_a_word_that_tells_the_offered_keys_apart(
     assert d.evidence == [evidence]
 
 
+@pytest.mark.parametrize(("field", "key"), [
+    # A label that names two parts of a declared composite asks for the whole, whatever
+    # the identifiers say ...
+    ({"label": "Your first name and last name", "name": "user_name"}, "full_name"),
+    ({"label": "Prénom et nom", "name": "first_name"}, "full_name"),
+    ({"label": "Last name and first name please"}, "full_name"),
+    # ... one part is that part, and identifiers alone never name the whole.
+    ({"label": "First name", "name": "last_name"}, "first_name"),
+    ({"label": "", "name": "first_name_last_name"}, None),
+])
+def test_a_label_that_names_the_parts_asks_for_the_whole(offers: Matcher, field: dict[str, str],
+                                                          key: str | None) -> None:
+    d = offers.classify([field])[0]
+    together = "the label names first_name and last_name: together full_name"
+    if key == "full_name":
+        assert (d.key, d.accepted, d.reason, d.evidence) == ("full_name", True, "lexical", [together])
+    else:
+        assert together not in d.evidence
+        if key is not None:
+            assert (d.key, d.reason) == (key, "lexical")
+
+
 def test_alternatives_need_the_hints_files_or_words(tmp_path: Path, tiny) -> None:  # type: ignore[no-untyped-def]
     """Without ``or_words`` (a version built without a hints file: job titles) a label
     with alternatives goes through the usual steps, and a reviewed label still decides."""

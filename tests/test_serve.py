@@ -631,6 +631,17 @@ def test_a_name_field_is_read_by_its_siblings(service: Service) -> None:
     assert (french_signup["#f"]["key"], french_signup["#l"]["key"]) == ("first_name", "last_name")
     surname = classify([{"selector": "#l", "label": "Nom de famille", "name": "nom"}, email])["#l"]
     assert surname["key"] == "last_name"
+    # A label that names the first and the last name asks for the whole name, whatever the
+    # field's name says; beside another form's surname field on the same page it stays so.
+    whole = classify([{"selector": "#w", "label": "Your first name and last name",
+                       "name": "user_name"}, email])["#w"]
+    assert (whole["key"], whole["reason"]) == ("full_name", "lexical")
+    assert whole["evidence"] == ["the label names first_name and last_name: together full_name"]
+    page = service.post("/ml/classify", {"fields": [
+        {"selector": "#w", "label": "Nome e cognome", "name": "ragione"},
+        {"selector": "#c", "label": "Cognome", "name": "cognome"}], "form": {"scope": "page"}})
+    got = {m["selector"]: m["key"] for m in page.json()["matches"]}
+    assert got == {"#w": "full_name", "#c": "last_name"}
     # Beside an email field the same two fields are a sign-up's name and password.
     signup_name = classify([name, {"selector": "#e", "label": "Email", "type": "email", "name": "email"},
                             password])["#n"]
