@@ -638,8 +638,8 @@ def test_a_name_field_is_read_by_its_siblings(service: Service) -> None:
     assert (whole["key"], whole["reason"]) == ("full_name", "lexical")
     assert whole["evidence"] == ["the label names first_name and last_name: together full_name"]
     page = service.post("/ml/classify", {"fields": [
-        {"selector": "#w", "label": "Nome e cognome", "name": "ragione"},
-        {"selector": "#c", "label": "Cognome", "name": "cognome"}], "form": {"scope": "page"}})
+        {"selector": "#w", "label": "First and last name", "name": "name"},
+        {"selector": "#c", "label": "Last name", "name": "lname"}], "form": {"scope": "page"}})
     got = {m["selector"]: m["key"] for m in page.json()["matches"]}
     assert got == {"#w": "full_name", "#c": "last_name"}
     # Beside an email field the same two fields are a sign-up's name and password.
