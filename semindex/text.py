@@ -37,6 +37,26 @@ _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])|(?<=[A-Za-z])
 _NON_WORD = regex.compile(r"[^\w\p{M}]+|_")
 _SPACES = re.compile(r"\s+")
 
+# Gender marks, which say "either gender" and not what a field or a title is: the inclusive
+# endings of German, French, Spanish, Portuguese and Italian ("Benutzer/in", "Nutzer*in",
+# "Nutzer:innen", "inscrit(e)", "utilisateur·rice", "usuario/a", "Ancien(ne)") and the tags
+# of job ads ("Entwickler (m/w/d)", "Développeur (H/F)", "(all genders)"). An ending counts
+# only when it is glued to a word of three letters or more (two before brackets: "Né(e)"),
+# so "N/A", "c/o" and "EN/ES" stay, and not before a hyphen: "Username/e-mail" stays.
+_ENDINGS = "a|as|e|es|in|innen|ne|le|rice|trice|euse"
+_GENDER_MARKS = re.compile(
+    rf"(?<=\w{{3}})(?:/-?|·)(?:{_ENDINGS})(?:·s)?(?![\w-])|(?<=\w{{3}})[*:](?:in|innen)(?![\w-])"
+    rf"|(?<=\w{{2}})\((?:{_ENDINGS})\)"
+    r"|\s*\(\s*(?:[mwfdhx]|div)(?:\s*[/|,]\s*(?:[mwfdhx]|div)){1,3}\s*\)"
+    r"|\s*\(\s*all\s+genders?\s*\)",
+    re.IGNORECASE)
+
+
+def strip_gender_marks(text: str) -> str:
+    """``text`` without its gender marks: ``"Benutzer/in"`` -> ``"Benutzer"``,
+    ``"Softwareentwickler (m/w/d)"`` -> ``"Softwareentwickler"``."""
+    return _GENDER_MARKS.sub("", text)
+
 
 def split_identifier(value: str) -> str:
     """Split an HTML identifier into words: ``billingZip2`` -> ``billing zip 2``."""
@@ -45,12 +65,13 @@ def split_identifier(value: str) -> str:
 
 
 def normalize(text: str, *, drop_noise: bool = False) -> str:
-    """Lower-case, NFKC-fold, split identifiers, strip punctuation and collapse spaces.
+    """Lower-case, NFKC-fold, drop gender marks, split identifiers, strip punctuation and
+    collapse spaces.
 
     ``drop_noise`` also removes widget words such as ``input`` or ``txt`` (used for
     identifiers, never for labels, where "Type" can be the real meaning).
     """
-    folded = unicodedata.normalize("NFKC", text)
+    folded = strip_gender_marks(unicodedata.normalize("NFKC", text))
     words = split_identifier(folded).lower().split()
     if drop_noise:
         kept = [w for w in words if w not in _NOISE and not w.isdigit()]
@@ -82,7 +103,8 @@ def field_text(field: Mapping[str, Any], mode: TextMode = "rich") -> str:
         raw = _attr(field, attr)
         if not raw:
             continue
-        text = raw if attr in VISIBLE_ATTRIBUTES else normalize(raw, drop_noise=True)
+        text = (strip_gender_marks(raw) if attr in VISIBLE_ATTRIBUTES
+                else normalize(raw, drop_noise=True))
         if mode == "precedence":
             return text
         if text and normalize(text) not in {normalize(p) for p in parts}:

@@ -76,6 +76,20 @@ def test_other_language_synonyms_count_by_their_words(hints_matcher: Matcher, fi
         assert d.candidates[0].lexical_only and d.score >= d.threshold
 
 
+@pytest.mark.parametrize(("label", "key", "synonym"), [
+    ("Nom d'utilisateur·rice", "username", "Nom d'utilisateur"),
+    ("Usuario/a:", "username", "Usuario"),
+    ("Poste (H/F)", "job_title", "Poste"),
+    ("Berufsbezeichnung (m/w/d)", "job_title", "Berufsbezeichnung"),
+])
+def test_gender_marks_do_not_hide_a_synonym(hints_matcher: Matcher, label: str, key: str,
+                                            synonym: str) -> None:
+    """Through the real model: a label whose only difference from a synonym is a gender
+    mark is that synonym, exactly."""
+    d = hints_matcher.classify([{"label": label, "name": "f1"}])[0]
+    assert (d.key, d.accepted, d.reason, d.synonym) == (key, True, "lexical", synonym), d
+
+
 def test_dimension_check_against_real_model(real_matcher: Matcher) -> None:
     assert real_matcher.bundle.encoder.dim == real_matcher.bundle.index.dim == 384
 

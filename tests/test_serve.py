@@ -151,6 +151,19 @@ def test_labels_wrapped_in_filler_words_and_named_attributes(service: Service) -
     assert got["#c"]["key"] == "last_name"
 
 
+def test_a_gender_mark_is_read_past(service: Service) -> None:
+    """Through the service: the job-ad tags of "Occupation (m/w/d)" and "Employer (all
+    genders)" are no part of what the field is: each is its synonym exactly."""
+    fields = [{"selector": "#j", "label": "Occupation (m/w/d)"},
+              {"selector": "#c", "label": "Employer (all genders)"}]
+    r = service.post("/ml/classify", {"fields": fields})
+    assert r.status_code == 200, r.text
+    got = {m["selector"]: (m["key"], m["accepted"], m["reason"], m["synonym"])
+           for m in r.json()["matches"]}
+    assert got == {"#j": ("job_title", True, "lexical", "Occupation"),
+                   "#c": ("company", True, "lexical", "Employer")}
+
+
 def test_a_typed_field_is_searched_among_the_keys_its_type_admits(service: Service) -> None:
     """A textarea admits only the address keys; labelled "Password", its nearest synonyms
     are all of other keys, yet the answer still scores the admitted keys (and abstains)."""

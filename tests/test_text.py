@@ -2,7 +2,14 @@ from __future__ import annotations
 
 import pytest
 
-from semindex.text import field_text, first_attribute, is_generic, normalize, split_identifier
+from semindex.text import (
+    field_text,
+    first_attribute,
+    is_generic,
+    normalize,
+    split_identifier,
+    strip_gender_marks,
+)
 
 
 @pytest.mark.parametrize(("raw", "expected"), [
@@ -29,6 +36,49 @@ def test_split_identifier(raw: str, expected: str) -> None:
 ])
 def test_normalize(raw: str, drop: bool, expected: str) -> None:
     assert normalize(raw, drop_noise=drop) == expected
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    # inclusive endings, glued to the word they end
+    ("Benutzer/in", "Benutzer"),
+    ("Benutzer/-in", "Benutzer"),
+    ("Nutzer*innen", "Nutzer"),
+    ("Nutzer:in", "Nutzer"),
+    ("Ihr/e Ansprechpartner/in", "Ihr Ansprechpartner"),
+    ("Nombre de usuario/a *", "Nombre de usuario *"),
+    ("inscrit(e)", "inscrit"),
+    ("Né(e) le", "Né le"),
+    ("Ancien(ne) mot de passe", "Ancien mot de passe"),
+    ("utilisateur·rice", "utilisateur"),
+    ("salarié·e·s", "salarié"),
+    # the gender tags of job ads
+    ("Softwareentwickler (m/w/d)", "Softwareentwickler"),
+    ("Koch (m/w/div)", "Koch"),
+    ("Développeur (H/F)", "Développeur"),
+    ("Data Engineer (f/m/x) Berlin", "Data Engineer Berlin"),
+    ("Engineer (all genders)", "Engineer"),
+    # not gender marks: short words, alternatives, a hyphenated word, words in brackets
+    ("N/A", "N/A"),
+    ("c/o", "c/o"),
+    ("EN/ES", "EN/ES"),
+    ("Email/Username", "Email/Username"),
+    ("Username/e-mail", "Username/e-mail"),
+    ("Street (e)", "Street (e)"),
+    ("Anrede (Herr/Frau)", "Anrede (Herr/Frau)"),
+    ("Telefon (privat)", "Telefon (privat)"),
+    ("opt_in", "opt_in"),
+])
+def test_strip_gender_marks(raw: str, expected: str) -> None:
+    assert strip_gender_marks(raw) == expected
+
+
+def test_gender_marks_leave_the_field_text_and_its_normal_form() -> None:
+    # What the model embeds and what the lexicon compares read the same words.
+    fld = {"label": "Benutzer/innenname:", "name": "user_name"}
+    assert field_text(fld) == "Benutzer/innenname: | user name"  # not an ending: "name" follows
+    fld = {"label": "Ansprechpartner/in", "placeholder": "Vorname (m/w/d)"}
+    assert field_text(fld) == "Ansprechpartner | Vorname"
+    assert normalize("Nutzer*in") == normalize("Nutzer") == "nutzer"
 
 
 @pytest.mark.parametrize(("field", "mode", "expected"), [
