@@ -174,6 +174,9 @@ def test_model_selection_keeps_the_better_retriever() -> None:
     tie = choose(records, ["a"], base_vecs=vecs, base_queries=good[:1], tuned_vecs=vecs,
                  tuned_queries=good[:1])
     assert tie.kept == "fine-tuned"  # a tie keeps the training's result
+    mixed = choose(records, ["a"], base_vecs=vecs, base_queries=bad[:1], tuned_vecs=vecs,
+                   tuned_queries=good[:1], tuned_name="mixed")
+    assert mixed.to_json()["kept"] == "mixed"  # the record names the model kept
 
 
 def test_retrieval_check_leaves_the_queries_out_of_the_corpus() -> None:

@@ -470,9 +470,11 @@ def run(cfg: JobConfig, *, ray_address: str | None = None,
                 choice = choose(records, [k for _, k in held_out], base_vecs=syn_vecs,
                                 base_queries=load_encoder(inputs.model_path).encode(queries),
                                 tuned_vecs=final_vecs,
-                                tuned_queries=load_encoder(model_path).encode(queries))
+                                tuned_queries=load_encoder(model_path).encode(queries),
+                                tuned_name="mixed" if "weight_mix" in summary.metrics["train"]
+                                else "fine-tuned")
                 summary.metrics["model_selection"] = choice.to_json()
-                log.info("held-out top-1: base %.3f, fine-tuned %.3f (n=%d): keeping the %s model",
+                log.info("held-out top-1: base %.3f, trained %.3f (n=%d): keeping the %s model",
                          choice.base_top1, choice.finetuned_top1, choice.n, choice.kept)
                 if choice.kept == "base":
                     shutil.rmtree(model_dir)

@@ -20,7 +20,7 @@ from semindex.text import normalize
 
 @dataclass(frozen=True)
 class Selection:
-    kept: str  # "fine-tuned" | "base"
+    kept: str  # "fine-tuned" (or "mixed": its average with the base weights) | "base"
     base_top1: float
     finetuned_top1: float
     n: int
@@ -40,11 +40,14 @@ def top1_accuracy(records: Sequence[SynonymRecord], vectors: np.ndarray, query_v
 
 
 def choose(records: Sequence[SynonymRecord], expected: Sequence[str], *, base_vecs: np.ndarray,
-           base_queries: np.ndarray, tuned_vecs: np.ndarray, tuned_queries: np.ndarray) -> Selection:
-    """The fine-tuned model unless the base model retrieves the held-out queries better."""
+           base_queries: np.ndarray, tuned_vecs: np.ndarray, tuned_queries: np.ndarray,
+           tuned_name: str = "fine-tuned") -> Selection:
+    """The trained model (``tuned_name``: "fine-tuned", or "mixed" when its weights were
+    averaged with the base model's) unless the base model retrieves the held-out queries
+    better."""
     base = top1_accuracy(records, base_vecs, base_queries, expected)
     tuned = top1_accuracy(records, tuned_vecs, tuned_queries, expected)
-    return Selection("fine-tuned" if tuned >= base else "base", base, tuned, len(expected))
+    return Selection(tuned_name if tuned >= base else "base", base, tuned, len(expected))
 
 
 @dataclass(frozen=True)
