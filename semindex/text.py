@@ -103,11 +103,13 @@ def field_text(field: Mapping[str, Any], mode: TextMode = "rich") -> str:
         raw = _attr(field, attr)
         if not raw:
             continue
-        text = (strip_gender_marks(raw) if attr in VISIBLE_ATTRIBUTES
+        text = (strip_gender_marks(raw).strip() if attr in VISIBLE_ATTRIBUTES
                 else normalize(raw, drop_noise=True))
+        if not text:  # a label that is only a gender mark ("(m/w/d)") says nothing
+            continue
         if mode == "precedence":
             return text
-        if text and normalize(text) not in {normalize(p) for p in parts}:
+        if normalize(text) not in {normalize(p) for p in parts}:
             parts.append(text)
     return PART_SEPARATOR.join(parts)
 

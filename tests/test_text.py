@@ -79,6 +79,9 @@ def test_gender_marks_leave_the_field_text_and_its_normal_form() -> None:
     fld = {"label": "Ansprechpartner/in", "placeholder": "Vorname (m/w/d)"}
     assert field_text(fld) == "Ansprechpartner | Vorname"
     assert normalize("Nutzer*in") == normalize("Nutzer") == "nutzer"
+    # A label that is only a gender mark says nothing: the next attribute speaks.
+    assert field_text({"label": "(m/w/d)", "placeholder": "Vorname"}, "precedence") == "Vorname"
+    assert field_text({"label": "(m/w/d)", "name": "first_name"}) == "first name"
 
 
 @pytest.mark.parametrize(("field", "mode", "expected"), [
