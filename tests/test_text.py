@@ -67,6 +67,9 @@ def test_normalize(raw: str, drop: bool, expected: str) -> None:
     ("Anrede (Herr/Frau)", "Anrede (Herr/Frau)"),
     ("Telefon (privat)", "Telefon (privat)"),
     ("opt_in", "opt_in"),
+    ("Anschrift/Adresse", "Anschrift/Adresse"),  # an ending must end the word
+    ("col·lecció", "col·lecció"),                # the Catalan l·l
+    ("paral·lel", "paral·lel"),
 ])
 def test_strip_gender_marks(raw: str, expected: str) -> None:
     assert strip_gender_marks(raw) == expected
