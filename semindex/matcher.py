@@ -607,8 +607,11 @@ class Matcher:
         declares as their whole (``composites``): "First and last name", "Фамилия Имя
         Отчество", "Your first name and last name" ask for the full name, whatever a
         ``name="first_name"`` or ``name="user_name"`` says. None otherwise."""
+        composites = self.bundle.hints.composites
+        if not composites:  # no hints file (the titles): no word lookup per field
+            return None
         mentioned = self.lexicon.mentioned(label).keys()
-        for whole, parts in sorted(self.bundle.hints.composites.items()):
+        for whole, parts in sorted(composites.items()):
             named = sorted(parts & mentioned)
             if (len(named) >= 2 and whole in self.bundle.index.keys
                     and (allowed is None or whole in allowed)):
@@ -763,12 +766,11 @@ def apply_sibling_rules(decisions: list[Decision], rules: Sequence[SiblingRule],
             continue
         others = decided[:i] + decided[i + 1:]
         allowed = admitted[i] if admitted is not None else None
-        text = normalize(d.text)
         key, why = d.key, []
         for rule in rules:
             if (rule.key == key and rule.becomes in keys
                     and (allowed is None or rule.becomes in allowed)
-                    and rule.holds(others) and not rule.kept_by(text)):
+                    and rule.holds(others) and not rule.kept_by(normalize(d.text))):
                 key = rule.becomes
                 why.append(rule.describe())
         if key != d.key:

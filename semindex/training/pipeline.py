@@ -471,8 +471,7 @@ def run(cfg: JobConfig, *, ray_address: str | None = None,
                                 base_queries=load_encoder(inputs.model_path).encode(queries),
                                 tuned_vecs=final_vecs,
                                 tuned_queries=load_encoder(model_path).encode(queries),
-                                tuned_name="mixed" if "weight_mix" in summary.metrics["train"]
-                                else "fine-tuned")
+                                tuned_name="mixed" if cfg.train.weight_mix < 1 else "fine-tuned")
                 summary.metrics["model_selection"] = choice.to_json()
                 log.info("held-out top-1: base %.3f, trained %.3f (n=%d): keeping the %s model",
                          choice.base_top1, choice.finetuned_top1, choice.n, choice.kept)
