@@ -15,7 +15,9 @@ A hints file (JSON, conventionally ``<canonical>.hints.json``) maps HTML evidenc
       "repeatable": ["password", "address_line2"],
       "context_rules": [{"form_kind": "login", "field_type": "email", "key": "username"}],
       "form_kinds": {"login": ["log in", "sign in"], "signup": ["register", "sign up"]},
-      "sibling_rules": [{"key": "full_name", "with": "last_name", "becomes": "first_name"},
+      "word_lists": {"last_name_words": ["last", "surname", "nachname", ...]},
+      "sibling_rules": [{"key": "full_name", "with": "last_name", "becomes": "first_name",
+                         "unless": "last_name_words"},
                         {"key": "first_name", "without": "last_name", "becomes": "full_name",
                          "unless": ["first", "given", "vorname", "prénom", ...]},
                         {"key": "full_name", "with": "password",
@@ -339,7 +341,7 @@ def parse_hints(obj: Any, source: str, keys: list[str] | None = None) -> Hints:
     ac = obj.get("autocomplete", {})
     means = obj.get("type_means", {})
     objects = ("autocomplete", "types", "type_means", "inputmode", "min_length", "options",
-               "values", "synonyms", "needs_words", "date_parts", "composites")
+               "values", "synonyms", "needs_words", "date_parts", "composites", "word_lists")
     if any(not isinstance(obj.get(name, {}), dict) for name in objects):
         raise DataError(f"{source}: {', '.join(repr(n) for n in objects)} must be objects")
     autocomplete = {str(t).lower(): check_key(k, f"autocomplete.{t}") for t, k in ac.items()}
@@ -377,6 +379,13 @@ def parse_hints(obj: Any, source: str, keys: list[str] | None = None) -> Hints:
             raise DataError(f"{source}: context_rules[{i}] needs 'form_kind' and 'key'")
         check_key(rule["key"], f"context_rules[{i}].key")
         rules.append({str(k): str(v) for k, v in rule.items()})
+    # Named word lists, for rules that share one ("unless": "last_name_words").
+    word_lists: dict[str, tuple[str, ...]] = {}
+    for name, words in obj.get("word_lists", {}).items():
+        listed = _normalised_words(words)
+        if listed is None:
+            raise DataError(f"{source}: word_lists.{name} must be a list of words")
+        word_lists[name] = listed
     siblings = []
     sibling_rules = obj.get("sibling_rules", [])
     if not isinstance(sibling_rules, list):
@@ -397,9 +406,15 @@ def parse_hints(obj: Any, source: str, keys: list[str] | None = None) -> Hints:
         both = set(sides["with"]) & set(sides["without"])
         if both:
             raise DataError(f"{source}: {where}: {sorted(both)[0]!r} is both in 'with' and 'without'")
-        unless = _normalised_words(rule.get("unless", []))
+        named_list = rule.get("unless", [])
+        if isinstance(named_list, str) and named_list not in word_lists:
+            raise DataError(f"{source}: {where}.unless: no word list {named_list!r} in 'word_lists'"
+                            + (f" (it declares {', '.join(sorted(word_lists))})" if word_lists else ""))
+        unless = (word_lists[named_list] if isinstance(named_list, str)
+                  else _normalised_words(named_list))
         if unless is None:
-            raise DataError(f"{source}: {where}.unless must be a list of words")
+            raise DataError(f"{source}: {where}.unless must be a list of words or the name of "
+                            "a word list")
         siblings.append(SiblingRule(check_key(rule["key"], f"{where}.key"),
                                     check_key(rule["becomes"], f"{where}.becomes"),
                                     sides["with"], sides["without"], unless))

@@ -299,6 +299,19 @@ def test_sibling_rules_round_trip_through_the_hints_json(sample_hints: Hints) ->
     assert any(r.becomes == "username" and "password" in r.beside for r in shipped)
 
 
+def test_a_rule_names_a_shared_word_list() -> None:
+    # Two rules read one declared list; the version's hints.json carries the words themselves.
+    obj = {"word_lists": {"last_name_words": ["Nachname", "nom de famille"]},
+           "sibling_rules": [{"key": "full_name", "with": "last_name", "becomes": "first_name",
+                              "unless": "last_name_words"},
+                             {"key": "last_name", "without": "first_name", "becomes": "full_name",
+                              "unless": "last_name_words"}]}
+    rules = parse_hints(obj, "hints", sorted(NAME_KEYS)).sibling_rules
+    assert [r.unless for r in rules] == [("nachname", "nom de famille")] * 2
+    assert parse_hints({"sibling_rules": [r.to_json() for r in rules]}, "hints",
+                       sorted(NAME_KEYS)).sibling_rules == rules
+
+
 def test_the_assignment_keeps_a_revised_key_on_a_tie() -> None:
     # "Vorname" (exactly a first-name synonym) in a contact form became full_name; a second
     # field contests email. Taking first_name back would score the same: the field keeps
@@ -622,7 +635,15 @@ def test_known_unknown_examples_make_the_field_abstain(tmp_path: Path, tiny) -> 
     ({"needs_words": {"email": ["mail", "@@"]}},
      "needs_words.email: every entry must hold a letter or digit"),
     ({"sibling_rules": [{"key": "email", "with": "password", "becomes": "email", "unless": "x"}]},
-     r"sibling_rules\[0\]\.unless must be a list of words"),
+     r"sibling_rules\[0\]\.unless: no word list 'x' in 'word_lists'$"),
+    ({"word_lists": {"mail_words": ["mail"]},
+      "sibling_rules": [{"key": "email", "with": "password", "becomes": "email", "unless": "x"}]},
+     r"sibling_rules\[0\]\.unless: no word list 'x' in 'word_lists' \(it declares mail_words\)"),
+    ({"sibling_rules": [{"key": "email", "with": "password", "becomes": "email", "unless": [1]}]},
+     r"sibling_rules\[0\]\.unless must be a list of words or the name of a word list"),
+    ({"word_lists": ["mail"]}, "must be objects"),
+    ({"word_lists": {"mail_words": "mail"}}, "word_lists.mail_words must be a list of words"),
+    ({"word_lists": {"mail_words": ["mail", "@"]}}, "word_lists.mail_words must be a list of words"),
     ({"date_parts": {"week": ["w"]}}, "date_parts.week: not one of day, month, year"),
     ({"date_parts": {"day": "day"}}, "date_parts.day must be a list of words"),
     ({"date_parts": {"day": ["day of birth"]}}, "date_parts.day must be a list of words"),

@@ -462,15 +462,18 @@ def run(cfg: JobConfig, *, ray_address: str | None = None,
             summary.embed_stats["final"] = stats.__dict__
         held_out = [(c[0], c[1]) for c in split.calib if isinstance(c, tuple) and c[1] is not None]
         tuned = cfg.mode == "full-train" and "skipped" not in summary.metrics["train"]
+        # The driver loads the final model once: selection's copy serves the index step.
+        encoder: Encoder | None = None
         if tuned and len(held_out) >= cfg.train.min_selection_examples:
             with timer.step("select (fine-tuned vs base)"):
                 from semindex.training.selection import choose
 
                 queries = [q for q, _ in held_out]
+                base_encoder, encoder = load_encoder(inputs.model_path), load_encoder(model_path)
                 choice = choose(records, [k for _, k in held_out], base_vecs=syn_vecs,
-                                base_queries=load_encoder(inputs.model_path).encode(queries),
+                                base_queries=base_encoder.encode(queries),
                                 tuned_vecs=final_vecs,
-                                tuned_queries=load_encoder(model_path).encode(queries),
+                                tuned_queries=encoder.encode(queries),
                                 tuned_name="mixed" if cfg.train.weight_mix < 1 else "fine-tuned")
                 summary.metrics["model_selection"] = choice.to_json()
                 log.info("held-out top-1: base %.3f, trained %.3f (n=%d): keeping the %s model",
@@ -479,6 +482,7 @@ def run(cfg: JobConfig, *, ray_address: str | None = None,
                     shutil.rmtree(model_dir)
                     copy_model(inputs.model_path, model_dir)
                     final_all = np.concatenate([syn_vecs, base_loo_vecs])
+                    encoder = base_encoder
         index_records = records + loo
         write_embeddings(staging / "embeddings.parquet", [r.key for r in index_records],
                          [r.synonym for r in index_records], final_all)
@@ -488,7 +492,8 @@ def run(cfg: JobConfig, *, ray_address: str | None = None,
 
                 export_int8(model_dir, model_dir / ONNX_DIR)
         with timer.step("index"):
-            encoder: Encoder = load_encoder(str(model_dir))
+            if encoder is None:
+                encoder = load_encoder(str(model_dir))
             cal = cfg.calibration
             from semindex.calibration import Thresholds
 
