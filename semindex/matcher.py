@@ -91,7 +91,7 @@ class Decision:
     synonym: str | None
     # autocomplete | lexical | semantic | mention | form_rule | sibling | below_threshold
     # | no_text | lexical_only | assignment | known_unknown | type | options | missing_context
-    # | number | date_part | rejected | ambiguous
+    # | number | date_part | rejected | ambiguous | contradicted
     reason: str
     accepted: bool
     runner_up: dict[str, Any] | None = None
@@ -471,11 +471,6 @@ class Matcher:
                              f"qualifier{'s' if len(dropped) > 1 else ''} "
                              f"{', '.join(repr(q) for q in dropped)} "
                              f"{'are' if len(dropped) > 1 else 'is'} left out"], hits)
-        if nearest_unknown is not None:
-            return Decision(sel, text, None, nearest_unknown.score, 0.0, margin,
-                            nearest_unknown.synonym, "known_unknown", False, runner,
-                            [f"nearest example is a confirmed unknown ({nearest_unknown.score:.2f})"],
-                            hits)
         if has_visible_text(fld) and self.bundle.hints.or_words:
             offer = self._offered(label, text, allowed)
             if offer is not None:
@@ -495,6 +490,13 @@ class Matcher:
             part_key, part, syn = named
             return Decision(sel, text, part_key, 1.0, 1.0, margin, syn, "lexical", True, runner,
                             [f"another attribute ({part!r}) is the synonym {syn!r} of {part_key}"],
+                            hits)
+        # Every step above reads the field's words; the ones below, its nearest vectors. A
+        # confirmed unknown among them says "none of the keys", unless the words said one.
+        if nearest_unknown is not None:
+            return Decision(sel, text, None, nearest_unknown.score, 0.0, margin,
+                            nearest_unknown.synonym, "known_unknown", False, runner,
+                            [f"nearest example is a confirmed unknown ({nearest_unknown.score:.2f})"],
                             hits)
         if not hits:
             return Decision(sel, text, None, 0.0, 0.0, 0.0, None, "below_threshold", False)
@@ -516,7 +518,12 @@ class Matcher:
             accepted, reason = False, "lexical_only"
             why = [f"the nearest synonym {top.synonym!r} is lexical-only: it counts when the "
                    "label says it, mentions it or shares a word stem with it", *why]
-        if not accepted:
+        if accepted and has_visible_text(fld):
+            contradiction = self.contradiction(label, top.key)
+            if contradiction is not None:
+                accepted, reason = False, "contradicted"
+                why = [contradiction, *why]
+        if not accepted and reason != "contradicted":
             # Two weaker signals that agree: the label mentions one of the key's synonyms
             # and the key is the semantic step's best one, though under its threshold (or
             # found through a lexical-only synonym). A label that mentions no one key leaves
@@ -641,6 +648,21 @@ class Matcher:
             if key is not None and syn is not None:
                 found.setdefault(key, (part, syn))
         return found
+
+    def contradiction(self, label: str, key: str) -> str | None:
+        """Why the label contradicts the semantic step's ``key``, or None: the label names
+        other keys by their synonyms and none of ``key``'s ("First name of the company owner"
+        nearest to `company`). Two signals that disagree are no match: the mirror of the
+        mention step. A word that lies inside one of ``key``'s own entries is no
+        contradiction ("Name" in "Name of your employer", `company`: "Company name")."""
+        said = self.lexicon.mentioned(label)
+        if not said or key in said:
+            return None
+        other = {k: syn for k, syn in said.items() if not self.lexicon.broader(syn, k, frozenset({key}))}
+        if not other:
+            return None
+        named = ", ".join(f"{syn!r} ({k})" for k, syn in other.items())
+        return f"the label names {named}, not {key}: the semantic step's key is contradicted"
 
     def _narrow_mention(self, text: str) -> tuple[str, str] | None:
         """:meth:`Lexicon.mention` of ``text``, unless the synonym is a broader word."""

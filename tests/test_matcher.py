@@ -594,6 +594,43 @@ def test_known_unknown_examples_make_the_field_abstain(tmp_path: Path, tiny) -> 
     assert plain.classify([{"label": "zip code of your favourite shop!"}])[0].key == "postal_code"
 
 
+def test_the_fields_words_come_before_a_confirmed_unknown_neighbour(tmp_path: Path, tiny) -> None:  # type: ignore[no-untyped-def]
+    store = ModelStore(tmp_path / "ms")
+    build_local_version(store, tiny, "hash:64", HashEncoder(64), thresholds=Thresholds(0.3),
+                        unknowns=["Stay in the loop with our offers"])
+    m = Matcher(load_bundle(store.resolve("latest")))
+    alone = m.classify([{"label": "Stay in the loop!"}])[0]
+    assert (alone.accepted, alone.reason) == (False, "known_unknown")
+    # An identifier that is exactly a synonym names the key, though the field's nearest
+    # example is a confirmed unknown.
+    named = m.classify([{"label": "Stay in the loop!", "name": "e_mail"}])[0]
+    assert (named.key, named.accepted, named.reason) == ("email", True, "lexical")
+    assert named.evidence == ["another attribute ('e mail') is the synonym 'E-mail' of email"]
+
+
+@pytest.mark.parametrize(("label", "key", "accepted", "reason"), [
+    ("Countrys name", "country", False, "contradicted"),  # names full_name, not country
+    ("Name of company", "company", True, "semantic"),      # "Name" lies in "Company name"
+    ("Name of country", "country", True, "semantic"),      # names country too
+    ("Companies country", "country", True, "semantic"),
+])
+def test_a_label_that_names_other_keys_contradicts_the_semantic_step(
+        tmp_path: Path, label: str, key: str, accepted: bool, reason: str) -> None:
+    from semindex.data import parse_canonical
+
+    canonical = parse_canonical({"company": ["Company name", "Organisation"],
+                                 "full_name": ["Name", "Full name"], "country": ["Country"],
+                                 "address_line1": ["Address", "Street address"]}, "c")
+    store = ModelStore(tmp_path / "ms")
+    build_local_version(store, canonical, "hash:64", HashEncoder(64), thresholds=Thresholds(0.3),
+                        hints=Hints())
+    d = Matcher(load_bundle(store.resolve("latest"))).classify([{"label": label}])[0]
+    assert (d.key, d.accepted, d.reason) == (key, accepted, reason)
+    assert d.score >= d.threshold  # the semantic step alone would accept every one
+    if reason == "contradicted":
+        assert "the label names 'Name' (full_name), not country" in d.evidence[1]
+
+
 @pytest.mark.parametrize(("obj", "message"), [
     ({"types": {"email": ["nope"]}}, "types.email: 'nope' is not a canonical key"),
     ({"type_means": {"password": "pwd"}}, "type_means.password: 'pwd' is not a canonical key"),

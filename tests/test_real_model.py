@@ -137,3 +137,31 @@ def test_the_classify_command_with_the_real_model(real_matcher: Matcher, tmp_pat
     assert out[0]["key"] == "email" and out[0]["accepted"] and not out[1]["accepted"]
     by_selector = {d["selector"]: d["key"] for d in out[2:] if d["accepted"]}
     assert by_selector["#mail"] == "email" and by_selector["#zip"] == "postal_code"
+
+
+@pytest.mark.parametrize(("label", "reason"), [
+    ("First name of the company owner", "contradicted"),  # names first_name, not company
+    ("Name of your employer", "semantic"),  # "Name" lies inside "Company name"
+])
+def test_a_label_that_names_another_key_contradicts_the_semantic_step(real_matcher: Matcher, label: str,
+                                                                       reason: str) -> None:
+    """Through the real model: both labels are nearest to company, above the threshold;
+    the first names the first name and not the company, so the field abstains."""
+    d = real_matcher.classify([{"label": label}])[0]
+    assert (d.key, d.reason, d.accepted) == ("company", reason, reason == "semantic"), d
+    assert d.score >= d.threshold
+
+
+def test_an_identifier_that_is_a_synonym_outranks_a_confirmed_unknown_neighbour(
+        tmp_path: Path, minilm) -> None:  # type: ignore[no-untyped-def]
+    canonical = load_canonical(SAMPLE / "canonical.json")
+    store = ModelStore(tmp_path / "ms")
+    build_local_version(store, canonical, resolve_model_path("packaged:all-MiniLM-L6-v2"), minilm,
+                        thresholds=Thresholds(0.55, {}, 0.92),
+                        hints=load_hints(SAMPLE / "canonical.hints.json", canonical.keys),
+                        unknowns=["Yes, send me the members' magazine"])
+    m = Matcher(load_bundle(store.resolve("latest")))
+    alone, named = m.classify([{"label": "Receive the members' magazine"}])[0], \
+        m.classify([{"label": "Receive the members' magazine", "name": "EMAIL"}])[0]
+    assert (alone.accepted, alone.reason) == (False, "known_unknown"), alone
+    assert (named.key, named.accepted, named.reason) == ("email", True, "lexical"), named

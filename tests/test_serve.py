@@ -217,6 +217,21 @@ def test_another_attribute_that_mentions_the_semantic_key_is_accepted(service: S
     assert not got["#s"]["accepted"] and got["#s"]["reason"] == "below_threshold"
 
 
+def test_a_label_that_names_another_key_contradicts_the_semantic_step(service: Service) -> None:
+    """Through the real model: both labels are nearest to company above the threshold; the
+    first names the first name and not the company, so it abstains (``contradicted``), the
+    second says "Name", a word inside the company synonym "Company name", and is the company."""
+    assert service.served_versions(5) == {service.v["a"]}
+    got = _classify_page(service, [{"selector": "#o", "label": "First name of the company owner"},
+                                   {"selector": "#e", "label": "Name of your employer"}])
+    owner, employer = got["#o"], got["#e"]
+    assert (owner["key"], owner["accepted"], owner["reason"]) == ("company", False, "contradicted")
+    assert owner["score"] >= owner["threshold"]
+    assert ("the label names 'First name' (first_name), not company: the semantic step's key "
+            "is contradicted") in owner["evidence"]
+    assert (employer["key"], employer["accepted"], employer["reason"]) == ("company", True, "semantic")
+
+
 def test_a_reviewed_field_is_read_as_reviewed(service: Service) -> None:
     """Through the real model: a field whose whole text a person confirmed as the user name
     ("Organisation | org login") is the user name, though its label is a company synonym;
