@@ -654,11 +654,15 @@ class Matcher:
         other keys by their synonyms and none of ``key``'s ("First name of the company owner"
         nearest to `company`). Two signals that disagree are no match: the mirror of the
         mention step. A word that lies inside one of ``key``'s own entries is no
-        contradiction ("Name" in "Name of your employer", `company`: "Company name")."""
+        contradiction ("Name" in "Name of your employer", `company`: "Company name"), nor is
+        a part of the whole that ``key`` is (``composites``: "First and last name" names the
+        last name, a part of `full_name`)."""
         said = self.lexicon.mentioned(label)
         if not said or key in said:
             return None
-        other = {k: syn for k, syn in said.items() if not self.lexicon.broader(syn, k, frozenset({key}))}
+        parts = self.bundle.hints.composites.get(key, frozenset())
+        other = {k: syn for k, syn in said.items()
+                 if k not in parts and not self.lexicon.broader(syn, k, frozenset({key}))}
         if not other:
             return None
         named = ", ".join(f"{syn!r} ({k})" for k, syn in other.items())

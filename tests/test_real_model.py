@@ -139,16 +139,18 @@ def test_the_classify_command_with_the_real_model(real_matcher: Matcher, tmp_pat
     assert by_selector["#mail"] == "email" and by_selector["#zip"] == "postal_code"
 
 
-@pytest.mark.parametrize(("label", "reason"), [
-    ("First name of the company owner", "contradicted"),  # names first_name, not company
-    ("Name of your employer", "semantic"),  # "Name" lies inside "Company name"
+@pytest.mark.parametrize(("field", "key", "reason"), [
+    ({"label": "First name of the company owner"}, "company", "contradicted"),  # names first_name only
+    ({"label": "Name of your employer"}, "company", "semantic"),  # "Name" lies inside "Company name"
+    ({"label": "First and last name", "name": "name"}, "full_name", "semantic"),  # last_name: a part
+    ({"label": "First and last name"}, "first_name", "contradicted"),  # ... of full_name only
 ])
-def test_a_label_that_names_another_key_contradicts_the_semantic_step(real_matcher: Matcher, label: str,
-                                                                       reason: str) -> None:
-    """Through the real model: both labels are nearest to company, above the threshold;
-    the first names the first name and not the company, so the field abstains."""
-    d = real_matcher.classify([{"label": label}])[0]
-    assert (d.key, d.reason, d.accepted) == ("company", reason, reason == "semantic"), d
+def test_a_label_that_names_another_key_contradicts_the_semantic_step(
+        real_matcher: Matcher, field: dict[str, str], key: str, reason: str) -> None:
+    """Through the real model: each field is nearest to its key, above the threshold; a
+    label that names other keys and not that one makes the field abstain."""
+    d = real_matcher.classify([field])[0]
+    assert (d.key, d.reason, d.accepted) == (key, reason, reason == "semantic"), d
     assert d.score >= d.threshold
 
 
