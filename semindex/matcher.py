@@ -519,7 +519,7 @@ class Matcher:
             why = [f"the nearest synonym {top.synonym!r} is lexical-only: it counts when the "
                    "label says it, mentions it or shares a word stem with it", *why]
         if accepted and has_visible_text(fld):
-            contradiction = self.contradiction(label, top.key)
+            contradiction = self.contradiction(label, top.key, top.synonym)
             if contradiction is not None:
                 accepted, reason = False, "contradicted"
                 why = [contradiction, *why]
@@ -649,20 +649,24 @@ class Matcher:
                 found.setdefault(key, (part, syn))
         return found
 
-    def contradiction(self, label: str, key: str) -> str | None:
+    def contradiction(self, label: str, key: str, synonym: str | None = None) -> str | None:
         """Why the label contradicts the semantic step's ``key``, or None: the label names
         other keys by their synonyms and none of ``key``'s ("First name of the company owner"
         nearest to `company`). Two signals that disagree are no match: the mirror of the
         mention step. A word that lies inside one of ``key``'s own entries is no
         contradiction ("Name" in "Name of your employer", `company`: "Company name"), nor is
         a part of the whole that ``key`` is (``composites``: "First and last name" names the
-        last name, a part of `full_name`)."""
+        last name, a part of `full_name`), nor a mention that shares a word stem with
+        ``synonym``, the entry the semantic step matched: that word is its evidence, not
+        another's ("Junior software developer in banking" names "Junior software developer"
+        and matched "Software developer in banking")."""
         said = self.lexicon.mentioned(label)
         if not said or key in said:
             return None
         parts = self.bundle.hints.composites.get(key, frozenset())
         other = {k: syn for k, syn in said.items()
-                 if k not in parts and not self.lexicon.broader(syn, k, frozenset({key}))}
+                 if k not in parts and not self.lexicon.broader(syn, k, frozenset({key}))
+                 and not (synonym and self.lexicon.shares_stem(syn, synonym))}
         if not other:
             return None
         named = ", ".join(f"{syn!r} ({k})" for k, syn in other.items())

@@ -594,6 +594,28 @@ def test_known_unknown_examples_make_the_field_abstain(tmp_path: Path, tiny) -> 
     assert plain.classify([{"label": "zip code of your favourite shop!"}])[0].key == "postal_code"
 
 
+@pytest.mark.parametrize(("label", "accepted"), [
+    # It names the broader "Senior wholesale merchant" by the words it matched the specific
+    # key's entry with: no contradiction (the titles use: occupations inside occupations).
+    ("Senior wholesale merchant of perfumes and cosmetic products", True),
+    ("Country wholesale merchants in perfume", False),  # "Country" shares no stem with it
+])
+def test_a_mention_that_shares_the_matched_synonyms_words_is_no_contradiction(
+        tmp_path: Path, label: str, accepted: bool) -> None:
+    from semindex.data import parse_canonical
+
+    canonical = parse_canonical({"merchant": ["Senior wholesale merchant", "Wholesale merchant"],
+                                 "perfume_merchant": ["Wholesale merchant in perfume and cosmetics products"],
+                                 "country": ["Country"]}, "c")
+    store = ModelStore(tmp_path / "ms")
+    build_local_version(store, canonical, "hash:64", HashEncoder(64), thresholds=Thresholds(0.3),
+                        hints=Hints())
+    d = Matcher(load_bundle(store.resolve("latest"))).classify([{"label": label}])[0]
+    assert (d.key, d.accepted, d.reason) == ("perfume_merchant", accepted,
+                                             "semantic" if accepted else "contradicted")
+    assert d.score >= d.threshold
+
+
 def test_the_fields_words_come_before_a_confirmed_unknown_neighbour(tmp_path: Path, tiny) -> None:  # type: ignore[no-untyped-def]
     store = ModelStore(tmp_path / "ms")
     build_local_version(store, tiny, "hash:64", HashEncoder(64), thresholds=Thresholds(0.3),

@@ -223,13 +223,13 @@ def calibration_examples(matcher: Matcher, calib: list[Any], records: list[Synon
     own = own or {}
     texts = [c[0] for c in calib]
     hits = matcher.candidates(texts, [own.get(normalize(t)) for t in texts])
-    # A text whose nearest example is a known unknown, a lexical-only synonym it shares no
-    # word stem with, or a key its label contradicts is abstained on by the semantic step
-    # whatever the thresholds are: it calibrates nothing.
+    # A text whose nearest example is a known unknown, or a lexical-only synonym it shares
+    # no word stem with, is abstained on by the semantic step whatever the thresholds are:
+    # it calibrates nothing. (A contradicted text is not left out: the lexicon holds the
+    # calibration texts' own reviewed answers, so the check would read the answer.)
     examples = [Example(h[0].key, h[0].score, exp, not_key)
                 for h, (text, exp, not_key) in zip(hits, calib, strict=True)
-                if h and h[0].key != UNKNOWN and matcher.lexicon.similarity_counts(main_part(text), h[0])
-                and matcher.contradiction(main_part(text), h[0].key) is None]
+                if h and h[0].key != UNKNOWN and matcher.lexicon.similarity_counts(main_part(text), h[0])]
     lex_pairs = []
     for text, exp, not_key in calib:
         # The matcher's lexical step compares the field's main text, not the joined text.
