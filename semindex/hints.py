@@ -26,7 +26,8 @@ A hints file (JSON, conventionally ``<canonical>.hints.json``) maps HTML evidenc
       "needs_words": {"date_of_birth": ["birth", "dob", "geburt", "naissance", ...]},
       "date_parts": {"day": ["day", "dd", "tag", "jour", ...], "month": [...], "year": [...]},
       "or_words": ["or", "oder", "ou", "o", "или", ...],
-      "composites": {"full_name": ["first_name", "middle_name", "last_name"]}
+      "composites": {"full_name": ["first_name", "middle_name", "last_name"]},
+      "contradictions": true
     }
 """
 
@@ -152,6 +153,11 @@ class Hints:
     #: Keys whose value is other keys' values together (``full_name``: first, middle and
     #: last name): a label that offers only its parts ("Nom, prénom") asks for the whole.
     composites: dict[str, frozenset[str]] = field(default_factory=dict)
+    #: Whether a label that names other keys, and not the semantic step's, makes the field
+    #: abstain (``contradicted``): true where the keys are things a label names in a word
+    #: or two (form fields); off for keys whose names hold other keys' names (occupations:
+    #: "hairdressing educator" holds a reviewed "educator").
+    contradictions: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {"autocomplete": self.autocomplete, "types": self.types,
@@ -169,7 +175,8 @@ class Hints:
                 "qualifiers": list(self.qualifiers),
                 "numbered": [list(series) for series in self.numbered],
                 "or_words": sorted(self.or_words),
-                "composites": {k: sorted(v) for k, v in self.composites.items()}}
+                "composites": {k: sorted(v) for k, v in self.composites.items()},
+                "contradictions": self.contradictions}
 
     def missing_words(self, key: str, text: str) -> tuple[str, ...]:
         """The words ``key`` needs when ``text`` (normalised) says none of them, else ()."""
@@ -461,13 +468,17 @@ def parse_hints(obj: Any, source: str, keys: list[str] | None = None) -> Hints:
     kinds = obj.get("form_kinds", {})
     if not isinstance(kinds, dict):
         raise DataError(f"{source}: 'form_kinds' must be an object")
+    contradictions = obj.get("contradictions", False)
+    if not isinstance(contradictions, bool):
+        raise DataError(f"{source}: 'contradictions' must be true or false")
     return Hints(autocomplete, type_map, repeatable, tuple(rules),
                  {str(k): [str(c).lower() for c in v] for k, v in kinds.items()},
                  {str(t).lower(): check_key(k, f"type_means.{t}") for t, k in means.items()},
                  key_lists("inputmode"), min_length, options, text_lists("values"),
                  text_lists("synonyms"), frozenset(fillers), tuple(siblings),
                  needs, parts, tuple(dict.fromkeys(qualifiers)),
-                 tuple(tuple(series) for series in numbered), frozenset(or_words), composites)
+                 tuple(tuple(series) for series in numbered), frozenset(or_words), composites,
+                 contradictions)
 
 
 def load_hints(path: str | Path | None, keys: list[str] | None = None) -> Hints:

@@ -650,7 +650,8 @@ class Matcher:
         return found
 
     def contradiction(self, label: str, key: str, synonym: str | None = None) -> str | None:
-        """Why the label contradicts the semantic step's ``key``, or None: the label names
+        """Why the label contradicts the semantic step's ``key``, or None (always, unless the
+        hints file turns ``contradictions`` on): the label names
         other keys by their synonyms and none of ``key``'s ("First name of the company owner"
         nearest to `company`). Two signals that disagree are no match: the mirror of the
         mention step. A word that lies inside one of ``key``'s own entries is no
@@ -660,6 +661,8 @@ class Matcher:
         ``synonym``, the entry the semantic step matched: that word is its evidence, not
         another's ("Junior software developer in banking" names "Junior software developer"
         and matched "Software developer in banking")."""
+        if not self.bundle.hints.contradictions:
+            return None
         said = self.lexicon.mentioned(label)
         if not said or key in said:
             return None

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -609,7 +610,7 @@ def test_a_mention_that_shares_the_matched_synonyms_words_is_no_contradiction(
                                  "country": ["Country"]}, "c")
     store = ModelStore(tmp_path / "ms")
     build_local_version(store, canonical, "hash:64", HashEncoder(64), thresholds=Thresholds(0.3),
-                        hints=Hints())
+                        hints=Hints(contradictions=True))
     d = Matcher(load_bundle(store.resolve("latest"))).classify([{"label": label}])[0]
     assert (d.key, d.accepted, d.reason) == ("perfume_merchant", accepted,
                                              "semantic" if accepted else "contradicted")
@@ -645,12 +646,15 @@ def test_a_label_that_names_other_keys_contradicts_the_semantic_step(
                                  "address_line1": ["Address", "Street address"]}, "c")
     store = ModelStore(tmp_path / "ms")
     build_local_version(store, canonical, "hash:64", HashEncoder(64), thresholds=Thresholds(0.3),
-                        hints=Hints())
+                        hints=Hints(contradictions=True))
     d = Matcher(load_bundle(store.resolve("latest"))).classify([{"label": label}])[0]
     assert (d.key, d.accepted, d.reason) == (key, accepted, reason)
     assert d.score >= d.threshold  # the semantic step alone would accept every one
     if reason == "contradicted":
         assert "the label names 'Name' (full_name), not country" in d.evidence[1]
+        # Without the hints file's ``contradictions`` the semantic step's key stands.
+        off = Matcher(replace(load_bundle(store.resolve("latest")), hints=Hints()))
+        assert (off.classify([{"label": label}])[0].reason, d.score >= d.threshold) == ("semantic", True)
 
 
 @pytest.mark.parametrize(("obj", "message"), [
@@ -701,6 +705,7 @@ def test_a_label_that_names_other_keys_contradicts_the_semantic_step(
     ({"sibling_rules": [{"key": "email", "with": "password", "becomes": "email", "unless": [1]}]},
      r"sibling_rules\[0\]\.unless must be a list of words or the name of a word list"),
     ({"word_lists": ["mail"]}, "must be objects"),
+    ({"contradictions": "yes"}, "'contradictions' must be true or false"),
     ({"word_lists": {"mail_words": "mail"}}, "word_lists.mail_words must be a list of words"),
     ({"word_lists": {"mail_words": ["mail", "@"]}}, "word_lists.mail_words must be a list of words"),
     ({"date_parts": {"week": ["w"]}}, "date_parts.week: not one of day, month, year"),
