@@ -156,7 +156,7 @@ class Hints:
     #: Whether a label that names other keys, and not the semantic step's, makes the field
     #: abstain (``contradicted``): true where the keys are things a label names in a word
     #: or two (form fields); off for keys whose names hold other keys' names (occupations:
-    #: "hairdressing educator" holds a reviewed "educator").
+    #: "Senior software developer" holds "Software developer").
     contradictions: bool = False
 
     def to_json(self) -> dict[str, Any]:

@@ -650,17 +650,17 @@ class Matcher:
         return found
 
     def contradiction(self, label: str, key: str, synonym: str | None = None) -> str | None:
-        """Why the label contradicts the semantic step's ``key``, or None (always, unless the
-        hints file turns ``contradictions`` on): the label names
-        other keys by their synonyms and none of ``key``'s ("First name of the company owner"
-        nearest to `company`). Two signals that disagree are no match: the mirror of the
-        mention step. A word that lies inside one of ``key``'s own entries is no
-        contradiction ("Name" in "Name of your employer", `company`: "Company name"), nor is
-        a part of the whole that ``key`` is (``composites``: "First and last name" names the
-        last name, a part of `full_name`), nor a mention that shares a word stem with
-        ``synonym``, the entry the semantic step matched: that word is its evidence, not
-        another's ("Junior software developer in banking" names "Junior software developer"
-        and matched "Software developer in banking")."""
+        """Why the label contradicts the semantic step's ``key``, or None (always None unless
+        the hints file turns ``contradictions`` on): the label names other keys by their
+        synonyms and none of ``key``'s ("First name of the company owner" nearest to
+        `company`). Two signals that disagree are no match: the mirror of the mention step.
+        No contradiction: a word that lies inside one of ``key``'s own entries ("Name" in
+        "Name of your employer", `company`: "Company name"); a part of the whole that ``key``
+        is (``composites``: "First and last name" names the last name, a part of
+        `full_name`); a mention that shares a word stem with ``synonym``, the entry the
+        semantic step matched, whose evidence that word is ("Junior software developer in
+        banking" names "Junior software developer" and matched "Software developer in
+        banking")."""
         if not self.bundle.hints.contradictions:
             return None
         said = self.lexicon.mentioned(label)
