@@ -413,12 +413,11 @@ def parse_hints(obj: Any, source: str, keys: list[str] | None = None) -> Hints:
         both = set(sides["with"]) & set(sides["without"])
         if both:
             raise DataError(f"{source}: {where}: {sorted(both)[0]!r} is both in 'with' and 'without'")
-        named_list = rule.get("unless", [])
-        if isinstance(named_list, str) and named_list not in word_lists:
-            raise DataError(f"{source}: {where}.unless: no word list {named_list!r} in 'word_lists'"
+        given = rule.get("unless", [])  # a list of words, or the name of a word list
+        if isinstance(given, str) and given not in word_lists:
+            raise DataError(f"{source}: {where}.unless: no word list {given!r} in 'word_lists'"
                             + (f" (it declares {', '.join(sorted(word_lists))})" if word_lists else ""))
-        unless = (word_lists[named_list] if isinstance(named_list, str)
-                  else _normalised_words(named_list))
+        unless = word_lists[given] if isinstance(given, str) else _normalised_words(given)
         if unless is None:
             raise DataError(f"{source}: {where}.unless must be a list of words or the name of "
                             "a word list")

@@ -523,7 +523,7 @@ class Matcher:
             if contradiction is not None:
                 accepted, reason = False, "contradicted"
                 why = [contradiction, *why]
-        if not accepted and reason != "contradicted":
+        elif not accepted:
             # Two weaker signals that agree: the label mentions one of the key's synonyms
             # and the key is the semantic step's best one, though under its threshold (or
             # found through a lexical-only synonym). A label that mentions no one key leaves
