@@ -3,7 +3,7 @@
     semindex versions list [--store model_store] [--json]
     semindex versions promote NAME | rollback [NAME] | prune --keep N
     semindex evaluate --version latest --eval rows.jsonl [--canonical c.json] [--json]
-    semindex evaluate loop --eval rows.jsonl --canonical c.json [--hints h.json] [--folds 2]
+    semindex evaluate loop --eval rows.jsonl --canonical c.json [--hints h.json] [--folds 2] [--cross]
     semindex classify "SWE" "E-mail" [--version latest] [--json]
     semindex classify --fields form.json     # a /ml/classify body: {"fields": [...], "form": {...}}
 """
@@ -60,7 +60,7 @@ def _evaluate(args: argparse.Namespace) -> int:
             raise SemindexError("evaluate loop: --canonical is required")
         result = feedback_loop(args.eval, args.canonical, hints=args.hints, store_root=args.store,
                                base_model=args.base_model, folds=args.folds, epochs=args.epochs,
-                               text_mode=args.text_mode, seed=args.seed,
+                               text_mode=args.text_mode, seed=args.seed, cross=args.cross,
                                overrides=parse_overrides(args.set))
     else:
         result = evaluate_version(args.store, args.version, args.eval, canonical=args.canonical,
@@ -137,6 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run the version's model with torch or its int8 ONNX graph")
     e.add_argument("--base-model", default="packaged:all-MiniLM-L6-v2")
     e.add_argument("--folds", type=int, default=2)
+    e.add_argument("--cross", action="store_true",
+                   help="loop: hold out every fold in turn and pool the scores (cross-validation)")
     e.add_argument("--epochs", type=int, default=3)
     e.add_argument("--text-mode", choices=["rich", "precedence"], default="rich")
     e.add_argument("--seed", type=int, default=0)

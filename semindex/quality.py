@@ -15,7 +15,7 @@ import csv
 import logging
 import tempfile
 from collections import Counter
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ from semindex.data import (
     load_eval_rows,
     with_synonyms,
 )
+from semindex.errors import SemindexError
 from semindex.evaluation import score
 from semindex.hints import Hints, load_hints
 from semindex.index import KeyIndex
@@ -41,9 +42,28 @@ from semindex.splits import split_by_group
 log = logging.getLogger(__name__)
 
 
+#: The systems a loop scores, in report order.
+BASELINE, ZERO_SHOT, AFTER_LOOP = "seed design (baseline)", "semindex zero-shot", "semindex after loop"
+SYSTEMS = (BASELINE, ZERO_SHOT, AFTER_LOOP)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One system's answers on a held-out fold: the accepted key (None: abstained) and,
+    for semindex, the step that decided, per row."""
+
+    predicted: list[str | None]
+    reasons: list[str] | None = None
+
+
+def _outcome(matcher: Matcher, rows: list[LabelledRow]) -> Outcome:
+    decisions = decide(matcher, rows)
+    return Outcome([d.key if d.accepted else None for d in decisions], [d.reason for d in decisions])
+
+
 def predict(matcher: Matcher, rows: list[LabelledRow]) -> list[str | None]:
     """The accepted key (or None) for each labelled row (see :func:`decide`)."""
-    return [d.key if d.accepted else None for d in decide(matcher, rows)]
+    return _outcome(matcher, rows).predicted
 
 
 def decide(matcher: Matcher, rows: list[LabelledRow]) -> list[Decision]:
@@ -73,14 +93,25 @@ def scored(matcher: Matcher, rows: list[LabelledRow]) -> dict[str, Any]:
     (as such) and counted in ``unknown_expected``, with a warning (a typo in the file, or
     the wrong canonical file)."""
     keys = set(matcher.bundle.index.keys)
-    foreign = Counter(r.expected for r in rows if r.expected is not None and r.expected not in keys)
-    if foreign:
+    warn_foreign(rows, keys)
+    return scored_outcome(_outcome(matcher, rows), rows, keys)
+
+
+def foreign_keys(rows: list[LabelledRow], keys: set[str]) -> Counter[str]:
+    """How many rows expect each key that is not in ``keys``."""
+    return Counter(r.expected for r in rows if r.expected is not None and r.expected not in keys)
+
+
+def warn_foreign(rows: list[LabelledRow], keys: set[str]) -> None:
+    if foreign := foreign_keys(rows, keys):
         log.warning("%d evaluation row(s) expect keys the version does not have: %s", sum(foreign.values()),
                     ", ".join(f"{k} x{n}" for k, n in sorted(foreign.items())))
-    decisions = decide(matcher, rows)
-    metrics = score([d.key if d.accepted else None for d in decisions], [r.expected for r in rows],
-                    [d.reason for d in decisions])
-    if foreign:
+
+
+def scored_outcome(outcome: Outcome, rows: list[LabelledRow], keys: set[str]) -> dict[str, Any]:
+    """:func:`~semindex.evaluation.score` of one system's answers on ``rows``."""
+    metrics = score(outcome.predicted, [r.expected for r in rows], outcome.reasons)
+    if foreign := foreign_keys(rows, keys):
         metrics["unknown_expected"] = dict(sorted(foreign.items()))
     return metrics
 
@@ -137,10 +168,10 @@ def reviewer_feedback(matcher: Matcher, rows: list[LabelledRow], path: Path) -> 
 
 
 def seed_baseline(bundle: Bundle, canonical: Canonical, feedback_csv: Path,
-                  fold_b: list[LabelledRow]) -> dict[str, Any]:
+                  fold_b: list[LabelledRow]) -> list[str | None]:
     """The predecessor's design: label>placeholder>name>id text, one joined vector per key,
     one global threshold (calibrated on the same reviewer feedback the loop gets), no
-    field evidence, no assignment."""
+    field evidence, no assignment. Returns its key (or None) for each row of ``fold_b``."""
     from semindex.data import load_feedback
 
     base = rebind(bundle, canonical, Hints(), joined=True, text_mode="precedence")
@@ -156,25 +187,60 @@ def seed_baseline(bundle: Bundle, canonical: Canonical, feedback_csv: Path,
                                 None if r.correct else r.matched_key))
     base = replace(base, thresholds=replace(base.thresholds, global_=calibrate(examples).global_,
                                             per_key={}))
-    return score(predict(Matcher(base, assign=False), fold_b), [r.expected for r in fold_b])
+    return predict(Matcher(base, assign=False), fold_b)
 
 
 def feedback_loop(eval_path: str, canonical: str, *, hints: str | None = None,
                   store_root: str | None = None, base_model: str = "packaged:all-MiniLM-L6-v2",
                   folds: int = 2, epochs: int = 3, text_mode: str = "rich", seed: int = 0,
-                  fold_b_index: int = 1, overrides: dict[str, str] | None = None) -> dict[str, Any]:
+                  fold_b_index: int = 1, cross: bool = False,
+                  overrides: dict[str, str] | None = None) -> dict[str, Any]:
     """Zero-shot vs after-the-loop on a held-out fold, plus the seed-design baseline.
 
-    ``overrides`` (``section.field`` -> value) change the training config of both runs.
+    The rows are split by group into ``folds`` disjoint parts (``seed``); part
+    ``fold_b_index`` is fold B and the others are fold A. With ``cross`` every part is held
+    out in turn (k-fold cross-validation, each under ``store_root/fold<i>``): every row is
+    then scored once, by a version that never saw its group, and ``reports`` pool all rows
+    while ``folds`` holds each part's own run.
+    ``overrides`` (``section.field`` -> value) change the training config of every run.
     """
+    if folds < 2:
+        raise SemindexError(f"evaluate loop: --folds must be 2 or more, not {folds}")
+    rows = load_eval_rows(eval_path)
+    canon = load_canonical(canonical)
+    warn_foreign(rows, set(canon.keys))
+    parts = split_by_group(rows, lambda r: r.group, [1 / folds] * (folds - 1), seed)
+    if not all(parts):
+        raise SemindexError(f"evaluate loop: {eval_path} has too few groups (sites, queries) "
+                            f"for {folds} folds")
+    work = Path(store_root or tempfile.mkdtemp(prefix="semindex-loop-"))
+    head = {"eval": eval_path, "rows": len(rows), "fold_seed": seed}
+    if not cross:
+        result, _ = _loop_on_fold(parts, fold_b_index % folds, canonical, canon, hints, work, base_model,
+                                  epochs, text_mode, overrides)
+        return {**head, **result}
+    runs = [_loop_on_fold(parts, i, canonical, canon, hints, work / f"fold{i}", base_model, epochs,
+                          text_mode, overrides) for i in range(folds)]
+    pooled = [r for p in parts for r in p]
+    reports = {}
+    for name in SYSTEMS:
+        reasons = [x for _, o in runs for x in o[name].reasons or []] or None
+        reports[name] = scored_outcome(Outcome([k for _, o in runs for k in o[name].predicted], reasons),
+                                       pooled, set(canon.keys))
+    return {**head, "cross_validated": folds, "train_seed": runs[0][0]["train_seed"],
+            "feedback_rows": sum(r["feedback_rows"] for r, _ in runs),
+            "folds": [r for r, _ in runs], "reports": reports}
+
+
+def _loop_on_fold(parts: list[list[LabelledRow]], held_out: int, canonical: str, canon: Canonical,
+                  hints: str | None, work: Path, base_model: str, epochs: int, text_mode: str,
+                  overrides: dict[str, str] | None) -> tuple[dict[str, Any], dict[str, Outcome]]:
+    """One loop: part ``held_out`` is fold B, the other parts fold A. Returns the report and
+    each system's answers on fold B."""
     from semindex.training.pipeline import run
 
-    rows = load_eval_rows(eval_path)
-    parts = split_by_group(rows, lambda r: r.group, [1 / folds] * (folds - 1), seed)
-    fold_b = parts[fold_b_index % folds]
-    fold_a = [r for i, p in enumerate(parts) if i != fold_b_index % folds for r in p]
-    canon = load_canonical(canonical)
-    work = Path(store_root or tempfile.mkdtemp(prefix="semindex-loop-"))
+    fold_b = parts[held_out]
+    fold_a = [r for i, p in enumerate(parts) if i != held_out for r in p]
     settings: dict[str, Any] = {
         "model_store": str(work / "model_store"), "base_model": base_model, "text_mode": text_mode,
         "data.canonical": canonical, "data.hints": hints, "data.unknowns": None,
@@ -187,10 +253,12 @@ def feedback_loop(eval_path: str, canonical: str, *, hints: str | None = None,
     cfg = cfg.model_copy(update={"data": cfg.data.model_copy(update={"hints": hints, "unknowns": None,
                                                                      "feedback": None})})
     work.mkdir(parents=True, exist_ok=True)
+    log.info("loop: fold %d held out (%d rows), fold A %d rows, in %s", held_out, len(fold_b),
+             len(fold_a), work)
     zero = run(cfg)
     store = open_store(cfg.model_store)
     zero_bundle = load_bundle(store.resolve(zero.version or ""))
-    zero_metrics = scored(Matcher(zero_bundle), fold_b)
+    outcomes = {ZERO_SHOT: _outcome(Matcher(zero_bundle), fold_b)}
     feedback_csv = work / "fold_a_feedback.csv"
     n_feedback = reviewer_feedback(Matcher(zero_bundle), fold_a, feedback_csv)
     full_cfg = cfg.model_copy(update={
@@ -198,11 +266,11 @@ def feedback_loop(eval_path: str, canonical: str, *, hints: str | None = None,
         "data": cfg.data.model_copy(update={"feedback": str(feedback_csv)})})
     trained = run(full_cfg)
     tuned = load_bundle(store.resolve(trained.version or ""))
-    after = scored(Matcher(tuned), fold_b)
-    baseline = seed_baseline(zero_bundle, canon, feedback_csv, fold_b)
-    return {"eval": eval_path, "rows": len(rows), "fold_a": len(fold_a), "fold_b": len(fold_b),
-            "feedback_rows": n_feedback, "fold_seed": seed, "train_seed": full_cfg.train.seed,
-            "zero_shot_version": zero.version,
-            "trained_version": trained.version, "timings": trained.timings,
-            "reports": {"seed design (baseline)": baseline, "semindex zero-shot": zero_metrics,
-                        "semindex after loop": after}}
+    outcomes[AFTER_LOOP] = _outcome(Matcher(tuned), fold_b)
+    outcomes[BASELINE] = Outcome(seed_baseline(zero_bundle, canon, feedback_csv, fold_b))
+    keys = set(zero_bundle.index.keys)
+    reports = {name: scored_outcome(outcomes[name], fold_b, keys) for name in SYSTEMS}
+    return ({"held_out": held_out, "fold_a": len(fold_a), "fold_b": len(fold_b),
+             "feedback_rows": n_feedback, "train_seed": full_cfg.train.seed,
+             "zero_shot_version": zero.version, "trained_version": trained.version,
+             "timings": trained.timings, "reports": reports}, outcomes)

@@ -91,3 +91,53 @@ def test_feedback_loop_learns_fold_b_from_fold_a(tmp_path: Path, eval_file: Path
     manifest = json.loads((trained / "manifest.json").read_text())
     assert manifest["mode"] == "full-train"
     assert manifest["config"]["calibration"]["precision_floor"] == 0.95
+
+
+def test_cross_validation_scores_every_row_once_by_a_version_that_never_saw_its_site(
+        tmp_path: Path, eval_file: Path, ray_session: None, capsys: pytest.CaptureFixture[str]) -> None:
+    canonical = tmp_path / "canonical.json"
+    canonical.write_text(json.dumps(CANONICAL))
+    store = tmp_path / "cross"
+    rc = main(["--store", str(store), "evaluate", "loop", "--cross", "--eval", str(eval_file),
+               "--canonical", str(canonical), "--epochs", "1", "--json"])
+    assert rc == 0
+    out = json.loads(capsys.readouterr().out)
+    rows = load_eval_rows(str(eval_file))
+    parts = split_by_group(rows, lambda r: r.group, [0.5], 0)
+    assert out["cross_validated"] == 2 and [f["held_out"] for f in out["folds"]] == [0, 1]
+    assert [f["fold_b"] for f in out["folds"]] == [len(p) for p in parts]
+    assert out["feedback_rows"] == sum(f["feedback_rows"] for f in out["folds"])
+    for i, fold in enumerate(out["folds"]):
+        # each fold trained on the other fold's feedback only: no text of its own sites
+        with (store / f"fold{i}" / "fold_a_feedback.csv").open(encoding="utf-8") as fh:
+            words = {w for r in csv.DictReader(fh) for w in r["query"].split()}
+        held_sites, other_sites = {r.group for r in parts[i]}, {r.group for r in parts[1 - i]}
+        assert other_sites <= words and not held_sites & words
+        versions = ModelStore(store / f"fold{i}" / "model_store").names()
+        assert {fold["zero_shot_version"], fold["trained_version"]} <= set(versions)
+    # The pooled report is every row scored once: its counts are the folds' counts added.
+    for name in ("seed design (baseline)", "semindex zero-shot", "semindex after loop"):
+        pooled, per_fold = out["reports"][name], [f["reports"][name] for f in out["folds"]]
+        assert pooled["n"] == len(rows) == sum(m["n"] for m in per_fold)
+        assert round(pooled["accuracy"] * len(rows)) == sum(round(m["accuracy"] * m["n"]) for m in per_fold)
+        accepted = [round((1 - m["abstain_rate"]) * m["n"]) for m in per_fold]
+        assert round(pooled["precision"] * round((1 - pooled["abstain_rate"]) * len(rows))) == sum(
+            round(m["precision"] * a) for m, a in zip(per_fold, accepted, strict=True))
+    after = out["reports"]["semindex after loop"]
+    assert sum(r["n"] for r in after["by_reason"].values()) == len(rows)
+    for fold in out["folds"]:  # the loop learned in both directions
+        zero_f, after_f = fold["reports"]["semindex zero-shot"], fold["reports"]["semindex after loop"]
+        assert after_f["accuracy"] > zero_f["accuracy"]
+
+
+def test_cross_validation_needs_a_group_for_every_fold(tmp_path: Path, eval_file: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    canonical = tmp_path / "canonical.json"
+    canonical.write_text(json.dumps(CANONICAL))
+    rc = main(["--store", str(tmp_path / "s"), "evaluate", "loop", "--cross", "--folds", "40",
+               "--eval", str(eval_file), "--canonical", str(canonical)])
+    assert rc == 2
+    assert f"{eval_file} has too few groups (sites, queries) for 40 folds" in capsys.readouterr().err
+    rc = main(["--store", str(tmp_path / "s"), "evaluate", "loop", "--folds", "1",
+               "--eval", str(eval_file), "--canonical", str(canonical)])
+    assert rc == 2 and "--folds must be 2 or more, not 1" in capsys.readouterr().err
