@@ -92,9 +92,9 @@ def scored(matcher: Matcher, rows: list[LabelledRow]) -> dict[str, Any]:
     Rows that expect a key the version does not have can never be right: they are scored
     (as such) and counted in ``unknown_expected``, with a warning (a typo in the file, or
     the wrong canonical file)."""
-    keys = set(matcher.bundle.index.keys)
-    warn_foreign(rows, keys)
-    return scored_outcome(_outcome(matcher, rows), rows, keys)
+    foreign = foreign_keys(rows, set(matcher.bundle.index.keys))
+    warn_foreign(foreign)
+    return scored_outcome(_outcome(matcher, rows), rows, foreign)
 
 
 def foreign_keys(rows: list[LabelledRow], keys: set[str]) -> Counter[str]:
@@ -102,16 +102,17 @@ def foreign_keys(rows: list[LabelledRow], keys: set[str]) -> Counter[str]:
     return Counter(r.expected for r in rows if r.expected is not None and r.expected not in keys)
 
 
-def warn_foreign(rows: list[LabelledRow], keys: set[str]) -> None:
-    if foreign := foreign_keys(rows, keys):
+def warn_foreign(foreign: Counter[str]) -> None:
+    if foreign:
         log.warning("%d evaluation row(s) expect keys the version does not have: %s", sum(foreign.values()),
                     ", ".join(f"{k} x{n}" for k, n in sorted(foreign.items())))
 
 
-def scored_outcome(outcome: Outcome, rows: list[LabelledRow], keys: set[str]) -> dict[str, Any]:
-    """:func:`~semindex.evaluation.score` of one system's answers on ``rows``."""
+def scored_outcome(outcome: Outcome, rows: list[LabelledRow], foreign: Counter[str]) -> dict[str, Any]:
+    """:func:`~semindex.evaluation.score` of one system's answers on ``rows``; ``foreign``:
+    :func:`foreign_keys` of ``rows``."""
     metrics = score(outcome.predicted, [r.expected for r in rows], outcome.reasons)
-    if foreign := foreign_keys(rows, keys):
+    if foreign:
         metrics["unknown_expected"] = dict(sorted(foreign.items()))
     return metrics
 
@@ -208,7 +209,8 @@ def feedback_loop(eval_path: str, canonical: str, *, hints: str | None = None,
         raise SemindexError(f"evaluate loop: --folds must be 2 or more, not {folds}")
     rows = load_eval_rows(eval_path)
     canon = load_canonical(canonical)
-    warn_foreign(rows, set(canon.keys))
+    foreign = foreign_keys(rows, set(canon.keys))
+    warn_foreign(foreign)
     parts = split_by_group(rows, lambda r: r.group, [1 / folds] * (folds - 1), seed)
     if not all(parts):
         raise SemindexError(f"evaluate loop: {eval_path} has too few groups (sites, queries) "
@@ -226,7 +228,7 @@ def feedback_loop(eval_path: str, canonical: str, *, hints: str | None = None,
     for name in SYSTEMS:
         reasons = [x for _, o in runs for x in o[name].reasons or []] or None
         reports[name] = scored_outcome(Outcome([k for _, o in runs for k in o[name].predicted], reasons),
-                                       pooled, set(canon.keys))
+                                       pooled, foreign)
     return {**head, "cross_validated": folds, "train_seed": runs[0][0]["train_seed"],
             "feedback_rows": sum(r["feedback_rows"] for r, _ in runs),
             "folds": [r for r, _ in runs], "reports": reports}
@@ -268,8 +270,8 @@ def _loop_on_fold(parts: list[list[LabelledRow]], held_out: int, canonical: str,
     tuned = load_bundle(store.resolve(trained.version or ""))
     outcomes[AFTER_LOOP] = _outcome(Matcher(tuned), fold_b)
     outcomes[BASELINE] = Outcome(seed_baseline(zero_bundle, canon, feedback_csv, fold_b))
-    keys = set(zero_bundle.index.keys)
-    reports = {name: scored_outcome(outcomes[name], fold_b, keys) for name in SYSTEMS}
+    foreign = foreign_keys(fold_b, set(canon.keys))
+    reports = {name: scored_outcome(outcomes[name], fold_b, foreign) for name in SYSTEMS}
     return ({"held_out": held_out, "fold_a": len(fold_a), "fold_b": len(fold_b),
              "feedback_rows": n_feedback, "train_seed": full_cfg.train.seed,
              "zero_shot_version": zero.version, "trained_version": trained.version,
