@@ -30,14 +30,16 @@ def main(argv: list[str] | None = None) -> int:
                                            "full-train"])
     parser.add_argument("--model-store")
     parser.add_argument("--base-model")
-    parser.add_argument("--min-accuracy")
+    parser.add_argument("--min-accuracy", help="gate: accuracy floor (gate.min_accuracy)")
+    parser.add_argument("--min-precision", help="gate: precision floor (gate.min_precision)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override any config field, e.g. --set train.epochs=2")
     parser.add_argument("--json", help="also write the run summary as JSON to this file")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     overrides: dict[str, str] = {"mode": args.mode, "model_store": args.model_store,
-                                 "base_model": args.base_model, "gate.min_accuracy": args.min_accuracy}
+                                 "base_model": args.base_model, "gate.min_accuracy": args.min_accuracy,
+                                 "gate.min_precision": args.min_precision}
     try:
         overrides.update(parse_overrides(args.set))
         cfg = load_job_config(args.config, overrides=overrides, environ=os.environ)

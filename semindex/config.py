@@ -4,6 +4,7 @@ Environment overrides (the only place semindex reads the environment for setting
 
 =====================  ==============================
 ``MIN_ACCURACY``       ``gate.min_accuracy`` (default 0.8)
+``MIN_PRECISION``      ``gate.min_precision`` (default 0: no floor)
 ``BASE_MODEL``         ``base_model``
 ``SEMINDEX_RELOAD_URL``  ``notify.reload_url``
 ``SEMINDEX_ADMIN_TOKEN`` ``notify.token``
@@ -106,8 +107,15 @@ class SplitConfig(_Strict):
 
 
 class GateConfig(_Strict):
+    """What a new version must show on the evaluation split to be promoted."""
+
     min_accuracy: float = Field(0.8, ge=0, le=1)
+    #: how far accuracy may fall below the current latest's on the same rows
     tolerance: float = Field(0.01, ge=0, le=1)
+    #: precision of accepted matches: a wrong fill costs the user more than an empty one
+    min_precision: float = Field(0.0, ge=0, le=1)
+    #: how far precision may fall below the current latest's (one wrong accept of 50 is 0.02)
+    precision_tolerance: float = Field(0.03, ge=0, le=1)
 
 
 class NotifyConfig(_Strict):
@@ -142,6 +150,7 @@ class JobConfig(_Strict):
 
 ENV_OVERRIDES = {
     "MIN_ACCURACY": ("gate", "min_accuracy"),
+    "MIN_PRECISION": ("gate", "min_precision"),
     "BASE_MODEL": ("base_model",),
     "SEMINDEX_RELOAD_URL": ("notify", "reload_url"),
     "SEMINDEX_ADMIN_TOKEN": ("notify", "token"),

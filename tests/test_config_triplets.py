@@ -16,11 +16,14 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_config_defaults_env_and_cli_overrides() -> None:
     cfg = load_job_config(ROOT / "configs" / "train.yaml", environ={})
     assert cfg.gate.min_accuracy == 0.8 and cfg.mode == "full-train"
+    assert cfg.gate.min_precision == 0.0 and cfg.gate.precision_tolerance == 0.03
     cfg = load_job_config(ROOT / "configs" / "train.yaml",
-                          environ={"MIN_ACCURACY": "0.9", "BASE_MODEL": "/m", "SEMINDEX_RELOAD_URL": "http://x",
+                          environ={"MIN_ACCURACY": "0.9", "MIN_PRECISION": "0.96", "BASE_MODEL": "/m",
+                                   "SEMINDEX_RELOAD_URL": "http://x",
                                    "SEMINDEX_FEEDBACK_LOG": "/logs/feedback.csv"},
                           overrides={"train.epochs": "7", "gate.min_accuracy": "0.95"})
     assert cfg.gate.min_accuracy == 0.95  # the command line beats the environment
+    assert cfg.gate.min_precision == 0.96
     assert cfg.base_model == "/m" and cfg.notify.reload_url == "http://x" and cfg.train.epochs == 7
     assert cfg.data.feedback_log == "/logs/feedback.csv" and cfg.data.feedback == "data/sample/feedback.csv"
 
@@ -31,6 +34,7 @@ def test_config_defaults_env_and_cli_overrides() -> None:
     ("mode: [\n", {}, "line 2"),
     ("- a\n", {}, "top level must be a mapping"),
     ("", {"gate.min_accuracy": "high"}, "gate.min_accuracy"),
+    ("", {"gate.min_precision": "1.5"}, "gate.min_precision"),
     ("", {"mode": "fly"}, "mode"),
 ])
 def test_config_errors(tmp_path: Path, yaml_text: str, overrides: dict[str, str], message: str) -> None:

@@ -158,6 +158,33 @@ def test_promotion_is_gated_again_when_latest_moved(tmp_path: Path, tiny) -> Non
     assert ok and f"latest moved to {other}" in why and store.latest_name() == mine
 
 
+def _scores(accuracy: float, precision: float, n: int = 100) -> dict[str, float]:
+    return {"n": n, "accuracy": accuracy, "precision": precision}
+
+
+@pytest.mark.parametrize("new, old, settings, promoted, why", [
+    (_scores(0.9, 0.95), None, {}, True, "accuracy 0.900, precision 0.950 pass"),
+    (_scores(0.9, 0.95, n=0), None, {}, False, "no evaluation rows"),
+    (_scores(0.7, 0.95), None, {}, False, "accuracy 0.700 < MIN_ACCURACY 0.800"),
+    (_scores(0.9, 0.95), _scores(0.92, 0.95), {}, False, "accuracy 0.900 is worse than latest 0.920"),
+    (_scores(0.9, 0.95), _scores(0.905, 0.95), {}, True, "pass the gate"),  # within tolerance
+    (_scores(0.9, 0.95), None, {"min_precision": 0.97}, False, "precision 0.950 < MIN_PRECISION 0.970"),
+    (_scores(0.9, 0.97), None, {"min_precision": 0.97}, True, "pass the gate"),
+    # more right answers, but more of the accepted ones wrong: a worse autofill
+    (_scores(0.95, 0.90), _scores(0.9, 0.95), {}, False,
+     "precision 0.900 is worse than latest 0.950 beyond precision_tolerance 0.03"),
+    (_scores(0.95, 0.93), _scores(0.9, 0.95), {}, True, "pass the gate"),  # within tolerance
+    (_scores(0.95, 0.90), _scores(0.9, 0.95), {"precision_tolerance": 0.1}, True, "pass the gate"),
+])
+def test_gate(new: dict[str, float], old: dict[str, float] | None, settings: dict[str, float],
+              promoted: bool, why: str) -> None:
+    from semindex.config import GateConfig
+    from semindex.training.pipeline import gate
+
+    ok, reason = gate(new, old, GateConfig(**settings))
+    assert ok is promoted and why in reason
+
+
 def test_prune_and_promote_take_the_store_lock(tmp_path: Path, tiny) -> None:  # type: ignore[no-untyped-def]
     """While one process moves latest, another cannot prune (or promote) under it; whichever
     goes first, latest never names a deleted version."""

@@ -185,19 +185,22 @@ def test_latest_that_moves_during_the_job_is_gated_against(tmp_path: Path, ray_s
     assert store.history()[-1]["reason"] == f"train build-index; gated again against {moved[0]}"
 
 
-def test_gate_that_must_fail(store_dir: Path, ray_session: None, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("floor, named", [("gate.min_accuracy", "MIN_ACCURACY"),
+                                           ("gate.min_precision", "MIN_PRECISION")])
+def test_gate_that_must_fail(store_dir: Path, ray_session: None, monkeypatch: pytest.MonkeyPatch,
+                             floor: str, named: str) -> None:
     _cwd_root(monkeypatch)
     store = ModelStore(store_dir)
     before = store.latest_name()
     # (built as an HNSW index, as a store above index_exact_max vectors would be)
-    summary = run(_cfg(store_dir, "build-index", **{"gate.min_accuracy": "0.999",
+    summary = run(_cfg(store_dir, "build-index", **{floor: "0.999",
                                                     "index_exact_max": "10", "index_ef_search": "200"}))
-    assert not summary.promoted and "MIN_ACCURACY" in summary.reason
+    assert not summary.promoted and named in summary.reason, summary.reason
     assert store.latest_name() == before
     assert summary.version in store.names()  # kept, unpromoted, for inspection
     vdir = store.resolve(summary.version or "")
     metrics = json.loads((vdir / "metrics.json").read_text())
-    assert metrics["gate"]["promote"] is False
+    assert metrics["gate"]["promote"] is False and metrics["gate"][floor.split(".")[1]] == 0.999
     manifest = json.loads((vdir / "manifest.json").read_text())
     assert (manifest["index_type"], manifest["ef_search"]) == ("hnsw", 200)
     assert load_bundle(vdir).index.ef_search == 200
@@ -282,6 +285,9 @@ def test_bad_input_exits_before_work(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "train_job.py", "--set", "train.epochs=-1"], cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "train.epochs" in proc.stderr
+    proc = subprocess.run([sys.executable, "train_job.py", "--min-precision", "1.5"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "gate.min_precision" in proc.stderr
     # A mistyped hints path trained a version without the hints file's evidence, silently.
     typo = tmp_path / "canonical.hint.json"
     proc = subprocess.run([sys.executable, "train_job.py", "--mode", "full-train",

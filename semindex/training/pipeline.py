@@ -29,7 +29,7 @@ import numpy as np
 from semindex.artifacts import copy_model, write_descriptors, write_version
 from semindex.bundle import load_bundle
 from semindex.calibration import Example, calibrate, calibrate_lexical
-from semindex.config import JobConfig
+from semindex.config import GateConfig, JobConfig
 from semindex.data import (
     UNKNOWN,
     Canonical,
@@ -539,11 +539,11 @@ def run(cfg: JobConfig, *, ray_address: str | None = None,
                     return None
 
             old = score_latest(parent)
-            promote, reason = gate(new, old, cfg.gate.min_accuracy, cfg.gate.tolerance)
+            promote, reason = gate(new, old, cfg.gate)
             metrics = {"new": new, "latest": old, "latest_version": parent,
-                       "eval_rows": len(split.eval_rows), "gate": {"promote": promote,
-                       "reason": reason, "min_accuracy": cfg.gate.min_accuracy,
-                       "tolerance": cfg.gate.tolerance}, "train": summary.metrics.get("train"),
+                       "eval_rows": len(split.eval_rows),
+                       "gate": {"promote": promote, "reason": reason, **cfg.gate.model_dump()},
+                       "train": summary.metrics.get("train"),
                        "model_selection": summary.metrics.get("model_selection")}
             manifest["metrics"] = {k: new[k] for k in ("n", "accuracy", "precision", "recall",
                                                         "abstain_rate")}
@@ -557,7 +557,7 @@ def run(cfg: JobConfig, *, ray_address: str | None = None,
     if promote:
         promote, summary.reason = promote_gated(
             store, name, parent, reason, score_latest,
-            lambda old: gate(new, old, cfg.gate.min_accuracy, cfg.gate.tolerance),
+            lambda old: gate(new, old, cfg.gate),
             reason=f"train {cfg.mode}")
     if promote:
         summary.promoted = True
@@ -592,18 +592,23 @@ def promote_gated(store: AnyStore, name: str, parent: str | None, why: str,
     return False, f"latest kept moving while this job ran (last {parent}): not promoted"
 
 
-def gate(new: dict[str, Any], old: dict[str, Any] | None, min_accuracy: float,
-         tolerance: float) -> tuple[bool, str]:
-    """Promote only if accuracy >= the floor and not worse than latest beyond tolerance."""
+def gate(new: dict[str, Any], old: dict[str, Any] | None, cfg: GateConfig) -> tuple[bool, str]:
+    """Promote only if accuracy and the precision of accepted matches meet their floors and
+    neither is worse than latest's (scored on the same rows) beyond its tolerance."""
     if new["n"] == 0:
         return False, "no evaluation rows: nothing shows the version is good"
-    acc = new["accuracy"]
-    if acc < min_accuracy:
-        return False, f"accuracy {acc:.3f} < MIN_ACCURACY {min_accuracy:.3f}"
-    if old is not None and acc < old["accuracy"] - tolerance:
+    acc, prec = new["accuracy"], new["precision"]
+    if acc < cfg.min_accuracy:
+        return False, f"accuracy {acc:.3f} < MIN_ACCURACY {cfg.min_accuracy:.3f}"
+    if prec < cfg.min_precision:
+        return False, f"precision {prec:.3f} < MIN_PRECISION {cfg.min_precision:.3f}"
+    if old is not None and acc < old["accuracy"] - cfg.tolerance:
         return False, (f"accuracy {acc:.3f} is worse than latest {old['accuracy']:.3f} "
-                       f"beyond tolerance {tolerance}")
-    return True, f"accuracy {acc:.3f} passes the gate"
+                       f"beyond tolerance {cfg.tolerance}")
+    if old is not None and prec < old["precision"] - cfg.precision_tolerance:
+        return False, (f"precision {prec:.3f} is worse than latest {old['precision']:.3f} "
+                       f"beyond precision_tolerance {cfg.precision_tolerance}")
+    return True, f"accuracy {acc:.3f}, precision {prec:.3f} pass the gate"
 
 
 def _manifest(cfg: JobConfig, inputs: Inputs, parent: str | None, name: str) -> dict[str, Any]:
