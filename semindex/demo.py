@@ -74,9 +74,11 @@ def main(argv: list[str] | None = None) -> int:
         time.sleep(0.5)
     out = http.post("/ml/classify", json={"fields": form["fields"], "form": form.get("form")}).json()
     by_sel = {f["selector"]: f for f in form["fields"]}
-    matches = [{"selector": m["selector"], "key": m["key"],
+    # the accepted matches, and the ambiguous ones ("Email or username"): fill may answer those
+    matches = [{**{k: m[k] for k in ("selector", "key", "text", "alternatives", "either")},
                 **{k: by_sel[m["selector"]][k] for k in ("type", "options", "placeholder", "maxlength")
-                   if k in by_sel[m["selector"]]}} for m in out["matches"]]
+                   if k in by_sel[m["selector"]]}}
+               for m in out["matches"] + [r for r in out["rejected"] if r["alternatives"]]]
     fills = http.post("/ml/fill", json={"user_profile": form["user_profile"], "matches": matches}).json()
     values = {f["selector"]: f for f in fills["fills"]}
     print(f"\nsample form classified by {out['model_version']} on http://127.0.0.1:{port}")

@@ -10,7 +10,10 @@ and id) gets that part: a birth date is often three selects; a field's HTML ``pa
 must accept the value, else the value without separators, else its digits
 (``+1 (555) 010-9999`` -> ``15550109999`` for ``[0-9]{11}``), or the field is left empty
 with status ``pattern_mismatch`` (a browser would refuse the form); a missing profile
-value gives an empty value with status ``missing``.
+value gives an empty value with status ``missing``. A match that classify left ambiguous
+gives its ``alternatives``: where the label offers them as a choice (``either``: "Email or
+username") the field takes the first one the profile holds; a list of parts that may all be
+wanted ("City, State, Zip") is left empty with status ``ambiguous``.
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ class FillResult:
     value: str
     # filled | truncated (cut to the field's maxlength) | missing | no_option | unparsed_date
     # | pattern_mismatch (the field's pattern, or for a date part its maxlength, admits no
-    # form of the value)
+    # form of the value) | ambiguous (the label lists parts that may all be wanted)
     status: str
 
     def to_json(self) -> dict[str, Any]:
@@ -152,8 +155,12 @@ def fill_one(match: Mapping[str, Any], profile: Mapping[str, Any],
     selector = match.get("selector")
     sel = str(selector) if selector is not None else None
     key = match.get("key")
+    if key is None and match.get("alternatives"):
+        if not match.get("either"):
+            return FillResult(sel, None, "", "ambiguous")
+        key = next((k for k in match["alternatives"] if _held(profile.get(k))), None)
     raw = profile.get(key) if isinstance(key, str) else None
-    if raw is None or (isinstance(raw, str) and not raw.strip()):
+    if not _held(raw):
         return FillResult(sel, key, "", "missing")
     value = str(raw).strip()
     part = date_part(match, parts) if parts else None
@@ -183,6 +190,11 @@ def fill_one(match: Mapping[str, Any], profile: Mapping[str, Any],
         if ok:
             return _cut(sel, key, candidate, limit)
     return FillResult(sel, key, "", "pattern_mismatch")
+
+
+def _held(raw: Any) -> bool:
+    """Whether a profile value is there to fill (not absent, not blank)."""
+    return raw is not None and not (isinstance(raw, str) and not raw.strip())
 
 
 def _cut(sel: str | None, key: str | None, value: str, limit: int | None) -> FillResult:

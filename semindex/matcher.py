@@ -74,6 +74,9 @@ SAME_TEXT = 0.9999
 #: What joins the alternatives a label offers in any language (the hints file's
 #: ``or_words`` join them in its languages): "Email/Username", "City, State, Zip".
 _ALTERNATIVE_SEPARATORS = re.compile(r"[/,;|]")
+#: Of those, the ones that list parts a field may want all of ("City, State, Zip",
+#: "Surname, first name"); ``/`` and the or-words offer a choice ("Email or username").
+_LIST_SEPARATORS = re.compile(r"[,;|]")
 #: Decisions made from the field's words, which the sibling rules and the assignment may revise.
 FREE_REASONS = ("semantic", "lexical", "mention")
 #: Decisions of the form-level steps that re-read a key the field's words gave.
@@ -97,9 +100,13 @@ class Decision:
     runner_up: dict[str, Any] | None = None
     evidence: list[str] = field(default_factory=list)
     candidates: list[KeyHit] = field(default_factory=list, repr=False)
-    #: The keys a label offers ("Email/Username": email, username) where nothing chose one
-    #: (reason ``ambiguous``): a client can ask the user which.
+    #: The keys a label offers ("Email/Username": email, username), in the label's order,
+    #: where nothing chose one (reason ``ambiguous``): a client can ask the user which.
     alternatives: list[str] = field(default_factory=list)
+    #: Whether the label offers them as a choice ("Email or username", "Email/Username"),
+    #: so that any one of them answers the field, rather than listing parts that may all be
+    #: wanted ("City, State, Zip").
+    either: bool = False
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -478,7 +485,8 @@ class Matcher:
                 return Decision(sel, text, offer_key, 1.0 if offer_key else 0.0, 1.0, margin,
                                 offer_syn, "lexical" if offer_key else "ambiguous",
                                 offer_key is not None, runner, [offer_why], hits,
-                                [] if offer_key else offered)
+                                [] if offer_key else offered,
+                                offer_key is None and not _LIST_SEPARATORS.search(label))
         whole = self._whole_named(label, allowed) if has_visible_text(fld) else None
         if whole is not None:
             whole_key, parts = whole
@@ -584,7 +592,7 @@ class Matcher:
             offered = {k: v for k, v in offered.items() if k in allowed}
         if not offered:
             return None
-        keys = sorted(offered)
+        keys = list(offered)  # the label's order
         if len(offered) == 1:
             key, syn = next(iter(offered.items()))
             return key, syn, (f"the label offers {names}; the field's declared evidence "
@@ -850,7 +858,7 @@ def apply_alternatives(decisions: list[Decision], repeatable: Collection[str]) -
         revise(d, key, "assignment",
                f"{', '.join(taken)} {'is' if len(taken) == 1 else 'are'} another field's: "
                f"the label's one alternative left is {key}")
-        d.accepted, d.score, d.alternatives = True, 1.0, []
+        d.accepted, d.score, d.alternatives, d.either = True, 1.0, [], False
 
 
 def assign_jointly(decisions: list[Decision], repeatable: frozenset[str] | set[str]) -> None:

@@ -40,6 +40,30 @@ def test_fill(match: dict[str, Any], value: str, status: str) -> None:
     assert (r.value, r.status, r.selector) == (value, status, "#f")
 
 
+@pytest.mark.parametrize(("profile", "match", "key", "value", "status"), [
+    # "Email or username": any one answers it, the first the profile holds
+    ({"email": "a@b.c", "username": "ada"}, {"alternatives": ["email", "username"], "either": True},
+     "email", "a@b.c", "filled"),
+    ({"email": "a@b.c", "username": "ada"}, {"alternatives": ["username", "email"], "either": True},
+     "username", "ada", "filled"),
+    ({"email": " ", "username": "ada"}, {"alternatives": ["email", "username"], "either": True},
+     "username", "ada", "filled"),  # a blank value is not held
+    ({"email": "a@b.c"}, {"alternatives": ["postal_code", "email"], "either": True, "maxlength": 3},
+     "email", "a@b", "truncated"),  # then filled as that key is
+    ({"phone": "1"}, {"alternatives": ["email", "username"], "either": True}, None, "", "missing"),
+    # "City, State, Zip": the parts may all be wanted, and one is not the answer
+    ({"city": "Paris", "postal_code": "75001"}, {"alternatives": ["city", "postal_code"]},
+     None, "", "ambiguous"),
+    # a key, where classify chose one, is what is filled
+    ({"email": "a@b.c", "username": "ada"},
+     {"key": "username", "alternatives": ["email", "username"], "either": True}, "username", "ada", "filled"),
+])
+def test_fill_an_ambiguous_match_from_its_alternatives(profile: dict[str, str], match: dict[str, Any],
+                                                       key: str | None, value: str, status: str) -> None:
+    r = fill(profile, [{"selector": "#f", **match}])[0]
+    assert (r.key, r.value, r.status) == (key, value, status)
+
+
 @pytest.mark.parametrize(("profile_value", "match", "value", "status"), [
     ("+1 (555) 010-9999", {"pattern": r"\+?[0-9 ()\-]+"}, "+1 (555) 010-9999", "filled"),
     ("+1 (555) 010-9999", {"pattern": r"\+[0-9]{11}"}, "+15550109999", "filled"),  # separators out

@@ -887,7 +887,7 @@ def test_a_label_that_offers_alternatives_is_decided_by_the_other_attributes(
       ("username", "lexical", [])]),
     # two such fields left with the same key: neither takes it
     ([{"label": "E-mail / Username"}, {"label": "Username or e-mail"}, {"label": "E-mail"}], "page",
-     [(None, "ambiguous", ["email", "username"]), (None, "ambiguous", ["email", "username"]),
+     [(None, "ambiguous", ["email", "username"]), (None, "ambiguous", ["username", "email"]),
       ("email", "lexical", [])]),
     # a repeatable key is never used up: only the other one is left
     ([{"label": "Password or e-mail"}, {"label": "Password", "type": "text"},
@@ -963,6 +963,21 @@ def test_a_label_that_names_the_parts_asks_for_the_whole(offers: Matcher, field:
         assert together not in d.evidence
         if key is not None:
             assert (d.key, d.reason) == (key, "lexical")
+
+
+@pytest.mark.parametrize(("label", "alternatives", "either"), [
+    ("City or Zip", ["city", "postal_code"], True),    # a choice: either answers the field
+    ("Zip / City", ["postal_code", "city"], True),     # in the label's order
+    ("City, Zip", ["city", "postal_code"], False),     # a list: both may be wanted
+    ("Country; City; Zip", ["country", "city", "postal_code"], False),
+    ("Country, City or Zip", ["country", "city", "postal_code"], False),  # a list, in part
+])
+def test_an_ambiguous_label_says_whether_it_offers_a_choice(
+        offers: Matcher, label: str, alternatives: list[str], either: bool) -> None:
+    d = offers.classify([{"label": label}])[0]
+    assert (d.key, d.reason, d.alternatives, d.either) == (None, "ambiguous", alternatives, either)
+    chosen = offers.classify([{"label": label, "name": "city"}])[0]  # resolved: nothing to offer
+    assert (chosen.key, chosen.alternatives, chosen.either) == ("city", [], False)
 
 
 def test_alternatives_need_the_hints_files_or_words(tmp_path: Path, tiny) -> None:  # type: ignore[no-untyped-def]

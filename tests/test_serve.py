@@ -332,6 +332,9 @@ def test_classify_bad_input(service: Service, body: Any, status: int, message: s
     ("/ml/classify", b"", 422, "body"),
     ("/ml/fill", b'{"user_profile": {"email": 3}, "matches": []}', 422, "user_profile.email"),
     ("/ml/fill", b'{"user_profile": {}, "matches": [{"key": "nope"}]}', 422, "matches[0].key: unknown key"),
+    ("/ml/fill", b'{"user_profile": {}, "matches": [{"selector": "#a"}]}', 422, "matches[0].key: required"),
+    ("/ml/fill", b'{"user_profile": {}, "matches": [{"alternatives": ["email", "nope"]}]}', 422,
+     "matches[0].alternatives[1]: unknown key"),
     ("/ml/fill", b'{"user_profile": {"nope": "x"}, "matches": []}', 422, "user_profile.nope: unknown key"),
     ("/ml/fill", b'{"user_profile": {}, "matches": [], "extra": 1}', 422, "extra"),
     ("/ml/feedback", b'{"query": "Zip", "matched_key": "postal_code", "correct": "maybe"}', 422, "correct"),
@@ -703,7 +706,20 @@ def test_a_label_that_offers_alternatives(service: Service) -> None:
     assert (alone["#g"]["key"], alone["#g"]["accepted"], alone["#g"]["reason"]) == (None, False, "ambiguous")
     assert alone["#g"]["evidence"] == ["the label offers email or username and no other attribute "
                                        "says which"]
-    assert alone["#g"]["alternatives"] == ["email", "username"]
+    assert alone["#g"]["alternatives"] == ["email", "username"] and alone["#g"]["either"] is True
+    # /ml/fill, given the decision as classify returned it: any one of a choice answers the
+    # field, the first the profile holds; a list of parts ("City, State") is not one part.
+    listed = _classify_page(service, [{"selector": "#c", "label": "City, State", "name": "where"}])["#c"]
+    assert (listed["reason"], listed["alternatives"], listed["either"]) == (
+        "ambiguous", ["city", "state"], False)
+    for profile, filled in [({"username": "ada"}, ("username", "ada", "filled")),
+                            ({"email": "a@b.c", "username": "ada"}, ("email", "a@b.c", "filled")),
+                            ({"phone": "555"}, (None, "", "missing"))]:
+        r = service.post("/ml/fill", {"user_profile": {"city": "Paris", **profile},
+                                      "matches": [alone["#g"], listed]})
+        assert r.status_code == 200, r.text
+        assert [(f["key"], f["value"], f["status"]) for f in r.json()["fills"]] == [
+            filled, (None, "", "ambiguous")]
     login = _classify_page(service, [{"selector": "#g", "label": "Email or username", "name": "log"},
                                      {"selector": "#e", "label": "Your e-mail", "name": "mail"}])
     assert (login["#e"]["key"], login["#e"]["accepted"]) == ("email", True), login["#e"]

@@ -371,8 +371,14 @@ class SemindexService:
         served = self._ready()
         keys = set(served.bundle.index.keys)
         for i, m in enumerate(body.matches):
-            if m.key not in keys:
+            if m.key is None and not m.alternatives:
+                raise HTTPError(422, f"matches[{i}].key: required (or the alternatives of an "
+                                     "ambiguous match)")
+            if m.key is not None and m.key not in keys:
                 raise HTTPError(422, f"matches[{i}].key: unknown key {m.key!r}")
+            for j, alt in enumerate(m.alternatives or []):
+                if alt not in keys:
+                    raise HTTPError(422, f"matches[{i}].alternatives[{j}]: unknown key {alt!r}")
             self._check_text(f"matches[{i}].selector", m.selector)
         for k, v in body.user_profile.items():
             if k not in keys:

@@ -89,7 +89,10 @@ class DecisionOut(BaseModel):
     evidence: list[str]
     alternatives: list[str] = Field(
         default_factory=list, description="reason 'ambiguous': the keys the label offers "
-        "(\"Email/Username\"), none of which the field's other evidence chose")
+        "(\"Email/Username\"), in the label's order, none of which the field's other evidence chose")
+    either: bool = Field(False, description="the label offers its alternatives as a choice "
+                         "(\"Email or username\"): any one answers it; false for a list of parts "
+                         "that may all be wanted (\"City, State, Zip\")")
 
 
 class ClassifyOut(BaseModel):
@@ -102,7 +105,12 @@ class MatchIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     selector: Text | None = None
-    key: Text
+    key: Text | None = Field(None, description="the match's key; none for an ambiguous "
+                             "decision, which gives its alternatives instead")
+    alternatives: list[Text] | None = Field(None, description="an ambiguous decision's "
+                                            "alternatives, as /ml/classify returned them")
+    either: bool = Field(False, description="as /ml/classify returned it: the field takes the "
+                         "first alternative the profile holds")
     text: Text | None = Field(None, description="the decision's text as /ml/classify returns it "
                              "(label | placeholder | name | id): a field it names as one part of a "
                              "date (Day, MM, Jahr) gets that part")
