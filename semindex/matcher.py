@@ -75,8 +75,8 @@ SAME_TEXT = 0.9999
 #: ``or_words`` join them in its languages): "Email/Username", "City, State, Zip".
 _ALTERNATIVE_SEPARATORS = re.compile(r"[/,;|]")
 #: Of those, the ones that list parts a field may want all of ("City, State, Zip",
-#: "Surname, first name"); ``/`` and the or-words offer a choice ("Email or username").
-_LIST_SEPARATORS = re.compile(r"[,;|]")
+#: "Surname, first name"); ``/``, ``|`` and the or-words offer a choice ("Email or username").
+_LIST_SEPARATORS = re.compile(r"[,;]")
 #: Decisions made from the field's words, which the sibling rules and the assignment may revise.
 FREE_REASONS = ("semantic", "lexical", "mention")
 #: Decisions of the form-level steps that re-read a key the field's words gave.

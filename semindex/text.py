@@ -103,7 +103,8 @@ def field_text(field: Mapping[str, Any], mode: TextMode = "rich") -> str:
         raw = _attr(field, attr)
         if not raw:
             continue
-        text = (strip_gender_marks(raw).strip() if attr in VISIBLE_ATTRIBUTES
+        # a "|" in a label ("Email | Username") would read as the parts' separator
+        text = (strip_gender_marks(raw).replace("|", "/").strip() if attr in VISIBLE_ATTRIBUTES
                 else normalize(raw, drop_noise=True))
         if not text:  # a label that is only a gender mark ("(m/w/d)") says nothing
             continue

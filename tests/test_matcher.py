@@ -971,6 +971,7 @@ def test_a_label_that_names_the_parts_asks_for_the_whole(offers: Matcher, field:
     ("City, Zip", ["city", "postal_code"], False),     # a list: both may be wanted
     ("Country; City; Zip", ["country", "city", "postal_code"], False),
     ("Country, City or Zip", ["country", "city", "postal_code"], False),  # a list, in part
+    ("Country | City", ["country", "city"], True),  # not read as the label and an attribute
 ])
 def test_an_ambiguous_label_says_whether_it_offers_a_choice(
         offers: Matcher, label: str, alternatives: list[str], either: bool) -> None:

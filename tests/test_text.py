@@ -95,6 +95,9 @@ def test_gender_marks_leave_the_field_text_and_its_normal_form() -> None:
     ({"label": "Name", "name": "billing_zip"}, "rich", "Name | billing zip"),
     ({"label": "Email", "name": "email", "id": "email"}, "rich", "Email"),
     ({"type": "text"}, "rich", ""),
+    # a "|" of the label is not the parts' separator: the label stays one part
+    ({"label": "Email | Username", "placeholder": "a|b", "name": "log"}, "rich",
+     "Email / Username | a/b | log"),
 ])
 def test_field_text(field: dict[str, str], mode: str, expected: str) -> None:
     assert field_text(field, mode) == expected  # type: ignore[arg-type]
