@@ -389,9 +389,9 @@ def test_ray_job_submit_to_a_head_node(tmp_path: Path) -> None:
                 time.sleep(2)
                 status = training_status(settings, job)
         assert status["status"] == "SUCCEEDED", status
-        assert status["version"] in store.names() and status["created_at"] and status["end_date"]
+        assert status["version"] in store.names() and status["created_at"] and status["end_date"], status
         token = f"Bearer {settings.admin_token}" if settings.admin_token else None
-        assert reloads.seen == [("/ml/reload", token, {"version": status["version"]})]
+        assert reloads.seen == [("/ml/reload", token, {"version": status["version"]})], (reloads.seen, status)
         inputs = json.loads((store.resolve(status["version"]) / "manifest.json").read_text())["inputs"]
         assert inputs["feedback_log"] == {"path": str(logs / "feedback.csv"), "rows": 2}
         assert inputs["feedback"]["path"] == "data/sample/feedback.csv" and inputs["feedback"]["rows"] > 50
