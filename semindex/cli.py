@@ -111,6 +111,8 @@ def _classify(args: argparse.Namespace) -> int:
     for d in decisions:
         what = d.selector or d.text
         key = (d.key or "-") if d.accepted else f"({d.key or '-'})"
+        if d.alternatives:  # what the label offers: any one of them, or all
+            key = f"({(' | ' if d.either else ' + ').join(d.alternatives)})"
         print(f"{what[:40]:40} {key:20} {d.reason:16} {d.score:.3f} / {d.threshold:.3f}")
     return 0
 

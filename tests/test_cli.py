@@ -96,6 +96,19 @@ def test_classify_texts_and_a_form(store: ModelStore, tmp_path: Path, monkeypatc
     assert table[0] == f"version {store.latest_name()}" and table[1].split()[:2] == ["#s", "last_name"]
 
 
+def test_classify_table_says_what_an_ambiguous_label_offers(tmp_path: Path, tiny,  # type: ignore[no-untyped-def]
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    from semindex.hints import parse_hints
+
+    s = ModelStore(tmp_path / "ms")
+    build_local_version(s, tiny, "hash:64", HashEncoder(64), thresholds=Thresholds(0.5, {}, 0.9),
+                        hints=parse_hints({"or_words": ["or"]}, "hints"))
+    assert main(["--store", str(s.root), "classify", "E-mail or Username", "Surname, first name"]) == 0
+    rows = [r[41:].rsplit(maxsplit=4)[:2] for r in capsys.readouterr().out.splitlines()[1:]]
+    # a choice (any one answers it), then a list of parts (all may be wanted), in the label's order
+    assert rows == [["(email | username)", "ambiguous"], ["(last_name + first_name)", "ambiguous"]]
+
+
 @pytest.mark.parametrize(("argv", "body", "message"), [
     ([], None, "classify: give one or more texts, or --fields FILE"),
     (["--fields", "FILE"], {"fields": [{"label": "x", "maxlength": -1}]},
