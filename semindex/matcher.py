@@ -214,13 +214,19 @@ class Lexicon:
         """(key, synonym) of the longest run of the text's words that is a synonym (at least
         ``MIN_MENTION`` characters): "Other City" mentions "City", "Billing Zip Code *"
         "Zip code". None when nothing is mentioned, or the longest mentions name different
-        keys or the answer "unknown" ("City or Zip"). Of two mentions of one key, the
-        first in the text is reported."""
+        keys or the answer "unknown" ("City or Zip"), unless a broader word is all that
+        names the other key ("Organization Name" mentions "Organization": "Name" lies in the
+        company's "Company name"). Of two mentions of one key, the first in the text is
+        reported."""
         words = self.norm(text).split()
         for length in range(len(words), 0, -1):
             found = [self._entry(g) for g in (" ".join(words[i:i + length])
                                               for i in range(len(words) - length + 1))
                      if len(g) >= MIN_MENTION and g in self.table]
+            keys = {k for k, _ in found}
+            if len(keys) > 1 and None not in keys and UNKNOWN not in keys:
+                among = frozenset(str(k) for k in keys)
+                found = [(k, syn) for k, syn in found if not self.broader(syn, str(k), among)]
             if found:
                 keys = {k for k, _ in found}
                 key, syn = found[0]

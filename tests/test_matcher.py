@@ -823,12 +823,17 @@ def test_lexicon_leaves_filler_words_out() -> None:
     ("The filter name", None),                                  # a confirmed unknown's text
     ("Zi", None),                                               # under MIN_MENTION characters
     ("Coupon", None),
+    # "Name" lies in the company's "Company name": beside "Organization" it names no other key
+    ("Organization Name *", ("company", "Organization")),
+    ("City name", None),             # ... but it lies in no entry of the city's
+    ("Organization address", None),  # "Address" lies in the email's entry, not the company's
 ])
 def test_lexicon_mention(text: str, mention: tuple[str, str] | None) -> None:
     lex = Lexicon([("city", "City"), ("city", "Ville"), ("postal_code", "Zip"),
                    ("postal_code", "Zip code"), ("email", "Email address"),
                    ("address_line1", "Address"), ("full_name", "Name"), (UNKNOWN, "Filter name"),
-                   ("postal_code", "Zi")], frozenset({"votre", "your"}))
+                   ("postal_code", "Zi"), ("company", "Company name"), ("company", "Organization")],
+                  frozenset({"votre", "your"}))
     assert lex.mention(text) == mention
 
 

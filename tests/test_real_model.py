@@ -167,3 +167,19 @@ def test_an_identifier_that_is_a_synonym_outranks_a_confirmed_unknown_neighbour(
         m.classify([{"label": "Receive the members' magazine", "name": "EMAIL"}])[0]
     assert (alone.accepted, alone.reason) == (False, "known_unknown"), alone
     assert (named.key, named.accepted, named.reason) == ("email", True, "lexical"), named
+
+
+def test_a_broader_word_beside_a_mention_names_no_other_key(tmp_path: Path, minilm) -> None:  # type: ignore[no-untyped-def]
+    """Through the real model, with "Name" a synonym of full_name (as the forms canonical file
+    has it): the semantic step ranks the company first, under its threshold; the label
+    mentions "Organisation" and "Name", and "Name" lies in the company's own "Company name",
+    so the mention is the company's alone and the two weaker signals agree."""
+    canonical = load_canonical(SAMPLE / "canonical.json").with_extra([("full_name", "Name")])
+    store = ModelStore(tmp_path / "ms")
+    build_local_version(store, canonical, resolve_model_path("packaged:all-MiniLM-L6-v2"), minilm,
+                        thresholds=Thresholds(0.55, {}, 0.92),
+                        hints=load_hints(SAMPLE / "canonical.hints.json", canonical.keys))
+    d = Matcher(load_bundle(store.resolve("latest"))).classify(
+        [{"label": "Organisation name as shown on the invoice"}])[0]
+    assert (d.key, d.reason, d.accepted, d.synonym) == ("company", "mention", True, "Organisation"), d
+    assert d.score < d.threshold
