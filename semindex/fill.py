@@ -12,8 +12,9 @@ must accept the value, else the value without separators, else its digits
 with status ``pattern_mismatch`` (a browser would refuse the form); a missing profile
 value gives an empty value with status ``missing``. A match that classify left ambiguous
 gives its ``alternatives``: where the label offers them as a choice (``either``: "Email or
-username") the field takes the first one the profile holds; a list of parts that may all be
-wanted ("City, State, Zip") is left empty with status ``ambiguous``.
+username") the field takes the first one the profile holds that the field takes whole (an
+e-mail address is passed over for a phone number where the ``pattern`` wants digits); a
+list of parts that may all be wanted ("City, State, Zip") is left empty with status ``ambiguous``.
 """
 
 from __future__ import annotations
@@ -158,7 +159,16 @@ def fill_one(match: Mapping[str, Any], profile: Mapping[str, Any],
     if key is None and match.get("alternatives"):
         if not match.get("either"):
             return FillResult(sel, None, "", "ambiguous")
-        key = next((k for k in match["alternatives"] if _held(profile.get(k))), None)
+        # any one answers the field: the first that the profile holds and the field takes
+        tried = [_fill_key(sel, k, match, profile, encoder, parts)
+                 for k in match["alternatives"] if _held(profile.get(k))]
+        return next((r for r in tried if r.status == "filled"), tried[0] if tried else
+                    FillResult(sel, None, "", "missing"))
+    return _fill_key(sel, key, match, profile, encoder, parts)
+
+
+def _fill_key(sel: str | None, key: str | None, match: Mapping[str, Any], profile: Mapping[str, Any],
+              encoder: Encoder | None, parts: Mapping[str, frozenset[str]] | None) -> FillResult:
     raw = profile.get(key) if isinstance(key, str) else None
     if not _held(raw):
         return FillResult(sel, key, "", "missing")

@@ -51,6 +51,13 @@ def test_fill(match: dict[str, Any], value: str, status: str) -> None:
     ({"email": "a@b.c"}, {"alternatives": ["postal_code", "email"], "either": True, "maxlength": 3},
      "email", "a@b", "truncated"),  # then filled as that key is
     ({"phone": "1"}, {"alternatives": ["email", "username"], "either": True}, None, "", "missing"),
+    # "Email or phone" whose pattern wants digits: the address is passed over for the number
+    ({"email": "a@b.c", "phone": "+1 555 0100"},
+     {"alternatives": ["email", "phone"], "either": True, "pattern": "[0-9]+"},
+     "phone", "15550100", "filled"),
+    ({"email": "a@b.c", "phone": "+1 555 0100"},  # none fits: the first one's answer
+     {"alternatives": ["email", "phone"], "either": True, "pattern": "[0-9]{3}"}, "email", "",
+     "pattern_mismatch"),
     # "City, State, Zip": the parts may all be wanted, and one is not the answer
     ({"city": "Paris", "postal_code": "75001"}, {"alternatives": ["city", "postal_code"]},
      None, "", "ambiguous"),
