@@ -227,6 +227,8 @@ class Lexicon:
             if len(keys) > 1 and None not in keys and UNKNOWN not in keys:
                 among = frozenset(str(k) for k in keys)
                 found = [(k, syn) for k, syn in found if not self.broader(syn, str(k), among)]
+                if not found:  # each lies in the other's entries: the longest runs say nothing
+                    return None
             if found:
                 keys = {k for k, _ in found}
                 key, syn = found[0]

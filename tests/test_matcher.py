@@ -837,6 +837,15 @@ def test_lexicon_mention(text: str, mention: tuple[str, str] | None) -> None:
     assert lex.mention(text) == mention
 
 
+def test_a_mention_of_two_keys_that_lie_in_each_others_entries_says_nothing() -> None:
+    """The longest runs decide: where each lies inside a longer entry of the other's key, no
+    shorter run (a third key's "Note") is read instead."""
+    lex = Lexicon([("a", "Big box"), ("a", "Red car big box"), ("b", "Red car"), ("b", "Big box red car"),
+                   ("c", "Note")], frozenset())
+    assert lex.mention("Red car note big box") is None
+    assert lex.mention("A note") == ("c", "Note")
+
+
 @pytest.mark.parametrize(("text", "offered"), [
     ("Email/Username", {"email": "Email", "username": "Username"}),
     ("City, State, Zip", {"city": "City", "state": "State", "postal_code": "Zip"}),
