@@ -24,6 +24,7 @@ A hints file (JSON, conventionally ``<canonical>.hints.json``) maps HTML evidenc
                          "without": ["email", "username", "phone", "last_name"],
                          "becomes": "username"}],
       "needs_words": {"date_of_birth": ["birth", "dob", "geburt", "naissance", ...]},
+      "needs_types": {"password": ["password"]},
       "date_parts": {"day": ["day", "dd", "tag", "jour", ...], "month": [...], "year": [...]},
       "or_words": ["or", "oder", "ou", "o", "или", ...],
       "composites": {"full_name": ["first_name", "middle_name", "last_name"]},
@@ -158,6 +159,11 @@ class Hints:
     #: or two (form fields); off for keys whose names hold other keys' names (occupations:
     #: "Senior software developer" holds "Software developer").
     contradictions: bool = False
+    #: Keys that a field of another declared type is only where its words name them (the
+    #: lexical steps): a text input near "Password" by similarity ("Password hint",
+    #: "Recovery word") is no password, since a password input masks what is typed.
+    #: Types lower case; a field that declares no type is not constrained.
+    needs_types: dict[str, frozenset[str]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {"autocomplete": self.autocomplete, "types": self.types,
@@ -171,6 +177,7 @@ class Hints:
                 "context_rules": list(self.context_rules), "form_kinds": self.form_kinds,
                 "sibling_rules": [r.to_json() for r in self.sibling_rules],
                 "needs_words": {k: list(v) for k, v in self.needs_words.items()},
+                "needs_types": {k: sorted(v) for k, v in self.needs_types.items()},
                 "date_parts": {k: sorted(v) for k, v in self.date_parts.items()},
                 "qualifiers": list(self.qualifiers),
                 "numbered": [list(series) for series in self.numbered],
@@ -182,6 +189,12 @@ class Hints:
         """The words ``key`` needs when ``text`` (normalised) says none of them, else ()."""
         needed = self.needs_words.get(key, ())
         return () if says_one_of(text, needed) else needed
+
+    def type_forbids(self, key: str, ftype: str) -> bool:
+        """Whether a field of declared type ``ftype`` ('' for none) cannot be ``key`` by
+        similarity alone (``needs_types``)."""
+        needed = self.needs_types.get(key)
+        return bool(needed and ftype and ftype.lower() not in needed)
 
     def date_part_named(self, text: str, also: tuple[str, ...] = ()) -> str | None:
         """The one part of a date (``day``, ``month``, ``year``) that normalised ``text``
@@ -348,7 +361,7 @@ def parse_hints(obj: Any, source: str, keys: list[str] | None = None) -> Hints:
     ac = obj.get("autocomplete", {})
     means = obj.get("type_means", {})
     objects = ("autocomplete", "types", "type_means", "inputmode", "min_length", "options",
-               "values", "synonyms", "needs_words", "date_parts", "composites", "word_lists")
+               "values", "synonyms", "needs_words", "needs_types", "date_parts", "composites", "word_lists")
     if any(not isinstance(obj.get(name, {}), dict) for name in objects):
         raise DataError(f"{source}: {', '.join(repr(n) for n in objects)} must be objects")
     autocomplete = {str(t).lower(): check_key(k, f"autocomplete.{t}") for t, k in ac.items()}
@@ -432,6 +445,8 @@ def parse_hints(obj: Any, source: str, keys: list[str] | None = None) -> Hints:
     for k, ws in needs.items():
         if not all(ws):
             raise DataError(f"{source}: needs_words.{k}: every entry must hold a letter or digit")
+    needs_types = {k: frozenset(t.strip().lower() for t in ts)
+                   for k, ts in text_lists("needs_types").items()}
     parts: dict[str, frozenset[str]] = {}
     for part, words in obj.get("date_parts", {}).items():
         if part not in DATE_PARTS:
@@ -477,7 +492,7 @@ def parse_hints(obj: Any, source: str, keys: list[str] | None = None) -> Hints:
                  text_lists("synonyms"), frozenset(fillers), tuple(siblings),
                  needs, parts, tuple(dict.fromkeys(qualifiers)),
                  tuple(tuple(series) for series in numbered), frozenset(or_words), composites,
-                 contradictions)
+                 contradictions, needs_types)
 
 
 def load_hints(path: str | Path | None, keys: list[str] | None = None) -> Hints:

@@ -527,6 +527,15 @@ class Matcher:
         _, top, threshold, why = scored[0]
         accepted = top.score >= threshold
         reason = "semantic" if accepted else "below_threshold"
+        # Similarity and mentions do not overrule the declared type: a text input near
+        # "Password" ("Password hint", "Recovery word") is no password input.
+        forbidden = self.bundle.hints.type_forbids(top.key, ftype)
+        if forbidden:
+            needs = " or ".join(sorted(self.bundle.hints.needs_types[top.key]))
+            why = [f"{top.key} needs type={needs} unless the field's words name it; "
+                   f"type={ftype}", *why]
+            if accepted:
+                accepted, reason = False, "type"
         if accepted and not self.lexicon.similarity_counts(label, top):
             # A synonym the encoder was never trained on counts by its words only: as a
             # field's nearest neighbour it was right 4 of 12 times on the forms loop's
@@ -561,6 +570,11 @@ class Matcher:
                     where, mention = repr(part), (top.key, syn)
             if (mention is not None and mention[0] == top.key
                     and self.bundle.hints.date_part_named(normalize(mention[1])) is None):
+                if forbidden:
+                    return Decision(sel, text, top.key, top.score, threshold, margin, mention[1],
+                                    "type", False, runner,
+                                    [f"{where} mentions {mention[1]!r}, a synonym of {top.key}",
+                                     *why], hits)
                 return Decision(sel, text, top.key, top.score, threshold, margin, mention[1],
                                 "mention", True, runner,
                                 [f"{where} mentions {mention[1]!r}, a synonym of {top.key}, the "

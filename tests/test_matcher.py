@@ -462,6 +462,45 @@ def test_a_key_that_needs_words_is_withdrawn_where_the_request_says_none(
             assert "needs a word such as 'birth'" in d.evidence[-1]
 
 
+def typed_matcher(tmp_path: Path, threshold: float) -> Matcher:
+    from semindex.data import parse_canonical
+
+    canon = parse_canonical({"password": ["Password"], "email": ["Email"]}, "typed")
+    hints = parse_hints({"needs_types": {"password": ["Password"]}}, "hints", canon.keys)
+    store = ModelStore(tmp_path / f"ms{threshold}")
+    build_local_version(store, canon, "hash:64", HashEncoder(64),
+                        thresholds=Thresholds(threshold), hints=hints)
+    return Matcher(load_bundle(store.resolve("latest")))
+
+
+@pytest.mark.parametrize(("field", "reason", "accepted"), [
+    ({"label": "Password hint", "type": "text"}, "type", False),  # near "Password", not one
+    ({"label": "Password hint", "type": "password"}, "semantic", True),
+    ({"label": "Password hint", "type": "PASSWORD"}, "semantic", True),
+    ({"label": "Password hint"}, "semantic", True),               # no declared type: no constraint
+    ({"label": "Password", "type": "text"}, "lexical", True),     # its words name it
+    ({"name": "password", "type": "text"}, "lexical", True),
+])
+def test_a_key_that_needs_a_type_is_not_taken_by_similarity_on_another(
+        tmp_path: Path, field: dict[str, str], reason: str, accepted: bool) -> None:
+    """The hints file's ``needs_types``: a text input near "Password" by similarity alone
+    ("Password hint", "Recovery word") is no password input; one whose words say so is."""
+    d = typed_matcher(tmp_path, 0.3).classify([field])[0]
+    assert (d.key, d.reason, d.accepted) == ("password", reason, accepted), d
+    if reason == "type":
+        assert "password needs type=password unless the field's words name it; type=text" in d.evidence
+
+
+def test_a_key_that_needs_a_type_is_not_taken_by_a_mention_on_another(tmp_path: Path) -> None:
+    strict = typed_matcher(tmp_path, 0.99)  # every semantic score is under it
+    label = {"label": "Choose a password reminder"}
+    untyped, texted = strict.classify([label, {**label, "type": "text"}])
+    assert (untyped.key, untyped.reason, untyped.accepted) == ("password", "mention", True), untyped
+    assert (texted.key, texted.reason, texted.accepted) == ("password", "type", False), texted
+    other = strict.classify([{"label": "Choose an email reminder", "type": "text"}])[0]
+    assert (other.key, other.reason, other.accepted) == ("email", "mention", True), other
+
+
 def test_needed_words_apply_only_to_the_keys_that_declare_them(dates: Matcher) -> None:
     got = dates.classify([{"label": "Email"}, DAY])
     assert [(d.key, d.accepted, d.reason) for d in got] == [
@@ -697,6 +736,12 @@ def test_a_label_that_names_other_keys_contradicts_the_semantic_step(
     ({"needs_words": {"email": "mail"}}, "needs_words.email must be a list of non-empty strings"),
     ({"needs_words": {"email": ["mail", "@@"]}},
      "needs_words.email: every entry must hold a letter or digit"),
+    ({"needs_types": ["password"]}, "must be objects"),
+    ({"needs_types": {"nope": ["password"]}}, "needs_types: 'nope' is not a canonical key"),
+    ({"needs_types": {"password": "password"}},
+     "needs_types.password must be a list of non-empty strings"),
+    ({"needs_types": {"password": [" "]}},
+     "needs_types.password must be a list of non-empty strings"),
     ({"sibling_rules": [{"key": "email", "with": "password", "becomes": "email", "unless": "x"}]},
      r"sibling_rules\[0\]\.unless: no word list 'x' in 'word_lists'$"),
     ({"word_lists": {"mail_words": ["mail"]},

@@ -76,6 +76,21 @@ def test_other_language_synonyms_count_by_their_words(hints_matcher: Matcher, fi
         assert d.candidates[0].lexical_only and d.score >= d.threshold
 
 
+@pytest.mark.parametrize(("field", "reason"), [
+    ({"label": "Password Recovery Word/Phrase", "name": "hint"}, "semantic"),
+    ({"label": "Password Recovery Word/Phrase", "name": "hint", "type": "text"}, "type"),
+    ({"label": "Passwort-Erinnerung", "type": "text"}, "type"),
+    ({"label": "Password", "type": "text"}, "lexical"),
+])
+def test_a_text_input_is_a_password_only_where_its_words_say_it(hints_matcher: Matcher,
+                                                                 field: dict[str, str],
+                                                                 reason: str) -> None:
+    """Through the real model: the sample hints file's ``needs_types`` keeps a text input
+    that the model places near "Password" (a recovery question) from being one."""
+    d = hints_matcher.classify([field])[0]
+    assert (d.key, d.reason, d.accepted) == ("password", reason, reason != "type"), d
+
+
 @pytest.mark.parametrize(("label", "key", "synonym"), [
     ("Nom d'utilisateur·rice", "username", "Nom d'utilisateur"),
     ("Usuario/a:", "username", "Usuario"),

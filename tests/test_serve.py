@@ -584,7 +584,8 @@ def test_signup_and_login_forms_use_context_and_evidence(service: Service) -> No
         {"selector": "#i", "label": "Bitte wählen", "type": "select",
          "options": [{"label": "Bitte wählen", "value": ""}, "Deutschland", "Österreich", "Schweiz"]},
         {"selector": "#j", "label": "Surname", "pattern": "[0-9]{5}"},  # five digits: no name
-        {"selector": "#k", "label": "Surname", "pattern": "[A-Za-z' -]+"}]}
+        {"selector": "#k", "label": "Surname", "pattern": "[A-Za-z' -]+"},
+        {"selector": "#l", "label": "Password hint", "name": "pw_hint", "type": "text"}]}
     out = service.post("/ml/classify", signup).json()
     got = {m["selector"]: (m["key"], m["reason"]) for m in out["matches"]}
     rejected = {m["selector"]: m for m in out["rejected"]}
@@ -593,6 +594,8 @@ def test_signup_and_login_forms_use_context_and_evidence(service: Service) -> No
     assert got["#i"] == ("country", "options")  # the options say what the select is
     assert got["#k"] == ("last_name", "lexical")  # a pattern that admits a name ...
     assert "#j" not in got and rejected["#j"]["key"] != "last_name"  # ... and one that does not
+    # A text input near "Password" is no password input (the hints file's ``needs_types``).
+    assert (rejected["#l"]["key"], rejected["#l"]["reason"]) == ("password", "type"), rejected["#l"]
     assert got["#a"] == ("email", "autocomplete") and got["#b"][0] == "username"
     assert got["#c"] == ("password", "autocomplete") and got["#d"][0] == "password"
     assert got["#e"] == ("first_name", "autocomplete") and got["#f"] == ("postal_code", "autocomplete")
