@@ -73,10 +73,10 @@ OWN_KEY_TIE_BREAK = 1e-6
 SAME_TEXT = 0.9999
 #: What joins the alternatives a label offers in any language (the hints file's
 #: ``or_words`` join them in its languages): "Email/Username", "City, State, Zip".
-_ALTERNATIVE_SEPARATORS = re.compile(r"[/,;|]")
+_ALTERNATIVE_SEPARATORS = re.compile(r"([/,;|])")
 #: Of those, the ones that list parts a field may want all of ("City, State, Zip",
 #: "Surname, first name"); ``/``, ``|`` and the or-words offer a choice ("Email or username").
-_LIST_SEPARATORS = re.compile(r"[,;]")
+_LIST_SEPARATORS = frozenset(",;")
 #: Decisions made from the field's words, which the sibling rules and the assignment may revise.
 FREE_REASONS = ("semantic", "lexical", "mention")
 #: Decisions of the form-level steps that re-read a key the field's words gave.
@@ -117,6 +117,17 @@ class Decision:
 def main_text(fld: Mapping[str, Any]) -> str:
     """The seed's single text: label, else placeholder, else name, else id."""
     return field_text(fld, "precedence")
+
+
+@dataclass(frozen=True)
+class Offered:
+    """What a label offers as alternatives (:meth:`Lexicon.alternatives`)."""
+
+    #: The offered keys in the label's order, with the synonym that names each.
+    keys: dict[str, str]
+    #: A choice ("Email or username": any one answers it), not a list of parts that may
+    #: all be wanted ("City, State, Zip").
+    either: bool
 
 
 class Lexicon:
@@ -251,25 +262,35 @@ class Lexicon:
                         found.setdefault(str(key), syn)
         return found
 
-    def alternatives(self, label: str, or_words: Collection[str]) -> dict[str, str]:
+    def alternatives(self, label: str, or_words: Collection[str]) -> Offered:
         """The keys a label offers as alternatives, with the synonym naming each: its parts
         between ``/``, ``,``, ``;``, ``|`` and ``or_words`` ("Email/Username", "City, State,
         Zip", "Ville ou code postal") that :meth:`mention` one key, when two or more keys are
-        named; else {}. A label that names two keys in one run of words names one thing
-        ("Adresse email", "E-mail address"), not alternatives."""
-        segments = []
-        for piece in _ALTERNATIVE_SEPARATORS.split(label):
+        named; else none. A label that names two keys in one run of words names one thing
+        ("Adresse email", "E-mail address"), not alternatives. They are a choice where no
+        ``,`` or ``;`` lies between two parts that name keys ("E-mail or username, please")."""
+        segments: list[tuple[str, bool]] = []  # (words, whether a list separator precedes)
+        listed = False
+        for n, piece in enumerate(_ALTERNATIVE_SEPARATORS.split(label)):
+            if n % 2:  # a separator
+                listed = piece in _LIST_SEPARATORS
+                continue
             words = self.norm(piece).split()
             cuts = [-1, *(i for i, w in enumerate(words) if w in or_words), len(words)]
-            segments += [" ".join(words[a + 1:b]) for a, b in itertools.pairwise(cuts)]
+            segments += [(" ".join(words[a + 1:b]), listed and a < 0)
+                         for a, b in itertools.pairwise(cuts)]
         if len(segments) < 2:  # most labels: nothing joins alternatives, no lookup at all
-            return {}
+            return Offered({}, False)
         offered: dict[str, str] = {}
-        for segment in segments:
+        either, between = True, False  # between: a list separator since the last named part
+        for segment, after_list in segments:
+            between = between or after_list
             found = self.mention(segment)
             if found is not None:
+                either = either and not (offered and between)
+                between = False
                 offered.setdefault(*found)
-        return offered if len(offered) >= 2 else {}
+        return Offered(offered, either) if len(offered) >= 2 else Offered({}, False)
 
     def broader(self, synonym: str, key: str, among: frozenset[str] | None = None) -> bool:
         """Whether ``synonym`` (of ``key``) is a broader word: its words lie, in order, inside
@@ -493,8 +514,8 @@ class Matcher:
                 return Decision(sel, text, offer_key, 1.0 if offer_key else 0.0, 1.0, margin,
                                 offer_syn, "lexical" if offer_key else "ambiguous",
                                 offer_key is not None, runner, [offer_why], hits,
-                                [] if offer_key else offered,
-                                offer_key is None and not _LIST_SEPARATORS.search(label))
+                                [] if offer_key else list(offered.keys),
+                                offer_key is None and offered.either)
         whole = self._whole_named(label, allowed) if has_visible_text(fld) else None
         if whole is not None:
             whole_key, parts = whole
@@ -599,8 +620,8 @@ class Matcher:
         return (key, syn) if allowed is None or key in allowed else None
 
     def _offered(self, label: str, text: str, allowed: Collection[str] | None,
-                 ) -> tuple[str | None, str | None, str, list[str]] | None:
-        """(key, synonym, evidence, offered keys) for a label that offers alternatives ("Email/Username",
+                 ) -> tuple[str | None, str | None, str, Offered] | None:
+        """(key, synonym, evidence, what is offered) for a label that offers alternatives ("Email/Username",
         "City or Zip"): the one offered key that the field's declared evidence admits or
         that its other attributes (placeholder, ``name``, ``id``) name by a word that tells
         the offered keys apart (``name="location_search_zip"``; ``name="nom"`` under "Nom,
@@ -608,13 +629,12 @@ class Matcher:
         file's ``composites``: "Nom, prénom" is a full name); key None when nothing says
         which (the field abstains: filling one of them would be a guess). None for any
         other label."""
-        offered = self.lexicon.alternatives(label, self.bundle.hints.or_words)
-        names = " or ".join(sorted(offered))
-        if allowed is not None:
-            offered = {k: v for k, v in offered.items() if k in allowed}
+        offer = self.lexicon.alternatives(label, self.bundle.hints.or_words)
+        names = " or ".join(sorted(offer.keys))
+        offered = {k: v for k, v in offer.keys.items() if allowed is None or k in allowed}
         if not offered:
             return None
-        keys = list(offered)  # the label's order
+        keys = Offered(offered, offer.either)  # the label's order
         if len(offered) == 1:
             key, syn = next(iter(offered.items()))
             return key, syn, (f"the label offers {names}; the field's declared evidence "

@@ -909,7 +909,23 @@ def test_lexicon_alternatives(text: str, offered: dict[str, str]) -> None:
                    ("postal_code", "Code postal"), ("address_line1", "Address"),
                    ("address_line1", "Adresse"), ("full_name", "Name"),
                    ("company", "Business name"), ("company", "Company")], frozenset({"your"}))
-    assert lex.alternatives(text, {"or", "ou"}) == offered
+    assert lex.alternatives(text, {"or", "ou"}).keys == offered
+
+
+@pytest.mark.parametrize(("text", "either"), [
+    ("Email/Username", True),
+    ("Email or username, please", True),    # the comma lies outside the choice
+    ("Email, or username", False),         # a comma between them: read as a list, no guess
+    ("City, State, Zip", False),
+    ("City; Zip", False),
+    ("City or Zip, State", False),          # a list, in part
+    ("Email address", False),               # nothing offered
+])
+def test_lexicon_alternatives_say_whether_they_are_a_choice(text: str, either: bool) -> None:
+    lex = Lexicon([("email", "Email"), ("email", "Email address"), ("username", "Username"),
+                   ("city", "City"), ("state", "State"), ("postal_code", "Zip")],
+                  frozenset({"please"}))
+    assert lex.alternatives(text, {"or"}).either is either
 
 
 @pytest.mark.parametrize(("field", "key", "reason", "evidence"), [
@@ -1031,6 +1047,9 @@ def test_a_label_that_names_the_parts_asks_for_the_whole(offers: Matcher, field:
     ("Country; City; Zip", ["country", "city", "postal_code"], False),
     ("Country, City or Zip", ["country", "city", "postal_code"], False),  # a list, in part
     ("Country | City", ["country", "city"], True),  # not read as the label and an attribute
+    ("City or Zip, please", ["city", "postal_code"], True),  # a comma beside the choice ...
+    ("Zip or City; optional", ["postal_code", "city"], True),
+    ("Zip, then City / Country", ["postal_code", "city", "country"], False),  # ... or inside it
 ])
 def test_an_ambiguous_label_says_whether_it_offers_a_choice(
         offers: Matcher, label: str, alternatives: list[str], either: bool) -> None:

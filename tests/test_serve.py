@@ -710,6 +710,11 @@ def test_a_label_that_offers_alternatives(service: Service) -> None:
     assert alone["#g"]["evidence"] == ["the label offers email or username and no other attribute "
                                        "says which"]
     assert alone["#g"]["alternatives"] == ["email", "username"] and alone["#g"]["either"] is True
+    # Only the separators between the parts that name keys say whether they are a choice.
+    polite = _classify_page(service, [{"selector": "#g", "label": "E-mail or username, please",
+                                       "name": "log"}])["#g"]
+    assert (polite["reason"], polite["alternatives"], polite["either"]) == (
+        "ambiguous", ["email", "username"], True), polite
     # /ml/fill, given the decision as classify returned it: any one of a choice answers the
     # field, the first the profile holds; a list of parts ("City, State") is not one part.
     listed = _classify_page(service, [{"selector": "#c", "label": "City, State", "name": "where"}])["#c"]
