@@ -634,11 +634,11 @@ class Matcher:
         offered = {k: v for k, v in offer.keys.items() if allowed is None or k in allowed}
         if not offered:
             return None
-        keys = Offered(offered, offer.either)  # the label's order
+        on_offer = Offered(offered, offer.either)  # the admitted ones, in the label's order
         if len(offered) == 1:
             key, syn = next(iter(offered.items()))
             return key, syn, (f"the label offers {names}; the field's declared evidence "
-                              f"admits only {key}"), keys
+                              f"admits only {key}"), on_offer
         # A word picks one of them only if it tells them apart: "name" lies in "Business
         # name" (company) and "nom" in "Nom et prénom" (full name, the parts' whole).
         wholes = {k for k, parts in self.bundle.hints.composites.items() if offered.keys() <= parts | {k}}
@@ -651,12 +651,12 @@ class Matcher:
         if len(picked) == 1:
             key, (part, syn) = next(iter(picked.items()))
             return key, syn, (f"the label offers {names}; {part!r} mentions {syn!r}, a "
-                              f"synonym of {key}"), keys
+                              f"synonym of {key}"), on_offer
         whole = next((k for k in sorted(wholes)
                       if k in self.bundle.index.keys and (allowed is None or k in allowed)), None)
         if whole is not None:
-            return whole, None, f"the label offers {names}: together, {whole}", keys
-        return None, None, f"the label offers {names} and no other attribute says which", keys
+            return whole, None, f"the label offers {names}: together, {whole}", on_offer
+        return None, None, f"the label offers {names} and no other attribute says which", on_offer
 
     def _whole_named(self, label: str, allowed: Collection[str] | None,
                      ) -> tuple[str, list[str]] | None:
