@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from semindex.evaluation import intervals_text
+from semindex.evaluation import intervals_text, step_precision
 
 
 def load(path: str) -> dict[str, Any]:
@@ -63,12 +63,13 @@ def report(data: dict[str, Any], max_keys: int | None = None) -> str:
     lines += ["", "Most frequent confusions after the loop (expected -> predicted): " +
               ", ".join(f"{c} ({n})" for c, n in after["confusions"][:8])]
     if "by_reason" in after:
-        lines += ["", "| decided by (after loop) | fields | accepted | right | precision of accepted |",
-                  "|---|---|---|---|---|"]
+        lines += ["", "| decided by (after loop) | fields | accepted | right | wrong accepts | "
+                  "precision of accepted | all accepted, were its wrong accepts abstentions |",
+                  "|---|---|---|---|---|---|---|"]
         lines += [f"| {r} | {row['n']} | {row['accepted']} | {row['correct']} | "
-                  f"{row['precision']:.3f} |" if row["accepted"] else
-                  f"| {r} | {row['n']} | 0 | {row['correct']} | – |"
-                  for r, row in after["by_reason"].items()]
+                  + (f"{row['wrong']} | {row['precision']:.3f} | " if row["accepted"] else "0 | – | ")
+                  + (f"{row['precision_without_wrong']:.4f} |" if row["wrong"] else "– |")
+                  for r, row in step_precision(after["by_reason"]).items()]
     return "\n".join(lines)
 
 

@@ -66,20 +66,36 @@ def score(predicted: Sequence[str | None], expected: Sequence[str | None],
 
 def by_reason(predicted: Sequence[str | None], expected: Sequence[str | None],
               reasons: Sequence[str]) -> dict[str, dict[str, int | float]]:
-    """Per reason: decisions, how many accepted a key, and how many were right (a right
-    abstention counts); ``precision`` is over the accepted ones."""
+    """Per reason: decisions, how many accepted a key, how many were right (a right
+    abstention counts) and how many accepted a wrong key, with :func:`step_precision`'s
+    figures."""
     out: dict[str, dict[str, int | float]] = {}
     for p, e, r in zip(predicted, expected, reasons, strict=True):
-        row = out.setdefault(r, {"n": 0, "accepted": 0, "correct": 0, "accepted_correct": 0})
+        row = out.setdefault(r, {"n": 0, "accepted": 0, "correct": 0, "wrong": 0})
         row["n"] += 1
         row["correct"] += p == e
         if p is not None:
             row["accepted"] += 1
-            row["accepted_correct"] += p == e
-    for row in out.values():
-        acc = row.pop("accepted_correct")
-        row["precision"] = round(acc / row["accepted"], 4) if row["accepted"] else 0.0
-    return dict(sorted(out.items(), key=lambda kv: -kv[1]["n"]))
+            row["wrong"] += p != e
+    return step_precision(dict(sorted(out.items(), key=lambda kv: -kv[1]["n"])))
+
+
+def step_precision(rows: dict[str, dict[str, int | float]]) -> dict[str, dict[str, int | float]]:
+    """``rows`` (:func:`by_reason`'s) with, per reason, ``precision`` over its accepted
+    matches and ``precision_without_wrong``: the precision of *all* accepted matches had
+    this step's wrong accepts been abstentions, how far the step alone holds precision
+    down. Rows written before ``wrong`` was counted get it from their precision."""
+    for row in rows.values():
+        if "wrong" not in row:
+            row["wrong"] = round(row["accepted"] * (1 - row["precision"]))
+    accepted = sum(int(row["accepted"]) for row in rows.values())
+    right = accepted - sum(int(row["wrong"]) for row in rows.values())
+    for row in rows.values():
+        row["precision"] = (round((row["accepted"] - row["wrong"]) / row["accepted"], 4)
+                            if row["accepted"] else 0.0)
+        rest = accepted - row["wrong"]
+        row["precision_without_wrong"] = round(right / rest, 4) if rest else 0.0
+    return rows
 
 
 def intervals_text(m: dict[str, Any]) -> str:
@@ -100,10 +116,11 @@ def format_report(name: str, m: dict[str, Any]) -> str:
         lines.append(f"{k[:28]:28} {row['support']:>7} {row['precision']:>6.2f} "
                      f"{row['recall']:>6.2f} {row['f1']:>6.2f}")
     if m.get("by_reason"):
-        lines.append(f"{'decided by':28} {'n':>7} {'accept':>6} {'right':>6} {'prec':>6}")
+        lines.append(f"{'decided by':28} {'n':>7} {'accept':>6} {'right':>6} {'wrong':>6} "
+                     f"{'prec':>6}")
         for r, row in m["by_reason"].items():
             lines.append(f"{r[:28]:28} {row['n']:>7} {row['accepted']:>6} {row['correct']:>6} "
-                         f"{row['precision']:>6.2f}")
+                         f"{row['wrong']:>6} {row['precision']:>6.2f}")
     if m["confusions"]:
         lines.append("most frequent confusions (expected -> predicted):")
         lines += [f"  {c}: {n}" for c, n in m["confusions"]]

@@ -166,6 +166,7 @@ class Lexicon:
                     plain.add(norm)
         self._norms = list(self.table)
         self._broader: dict[tuple[str, str, frozenset[str] | None], bool] = {}
+        self._takes_modifier: dict[tuple[str, str], bool] = {}
 
     def norm(self, text: str) -> str:
         """The text as the lexicon compares it: normalised, filler words dropped (unless
@@ -245,6 +246,44 @@ class Lexicon:
                 key, syn = found[0]
                 return (key, syn) if len(keys) == 1 and key not in (None, UNKNOWN) else None
         return None
+
+    def head(self, text: str) -> tuple[str, str, dict[str, str]] | None:
+        """(key, synonym, what the words before it name) when ``text`` ends in a synonym
+        and the words before it name another key: the head of a compound identifier, whose
+        other words qualify it (``tbCompanyAddress`` is an address, ``CompanyURL`` a URL,
+        ``usuario_apellidos`` a surname). The synonym is the longest run that ends the
+        text; a text that is wholly an entry ("email address") or whose first words name
+        nothing else has no head here (:meth:`mention` and :meth:`exact` read those), and
+        neither has one that ends in a word whose modifier says whose it is
+        (:meth:`takes_modifier`: a city's name is no person's name)."""
+        words = self.norm(text).split()
+        for start in range(max(0, len(words) - MAX_SYNONYM_WORDS), len(words)):
+            run = " ".join(words[start:])
+            if len(run) < MIN_MENTION or run not in self.table:
+                continue
+            key, syn = self._entry(run)
+            if start == 0 or key is None or key == UNKNOWN or self.takes_modifier(run, key):
+                return None
+            before = self.mentioned(" ".join(words[:start]))
+            return (key, syn, before) if set(before) - {key} else None
+        return None
+
+    def takes_modifier(self, run: str, key: str) -> bool:
+        """Whether the words ``run`` (a synonym of ``key``) take the key of the words before
+        them, as the entries of two or more other keys show: "First name", "User name" and
+        "Company name" are the first name's, the user name's and the company's, so "City
+        name" is the city's, not a ``full_name`` "Name". "Email address" alone does not make
+        "Address" such a word. An entry whose first words name yet another key says nothing
+        here (a reviewed "E-mail address" confirmed as a password)."""
+        cached = self._takes_modifier.get((run, key))
+        if cached is None:
+            words = tuple(run.split())
+            n = len(words)
+            owners = {k for ew, keys in self._labels.items() if len(ew) > n and ew[-n:] == words
+                      for k in keys - {key, UNKNOWN}
+                      if set(self.mentioned(" ".join(ew[:-n]))) <= {k}}
+            cached = self._takes_modifier[(run, key)] = len(owners) >= 2
+        return cached
 
     def mentioned(self, text: str) -> dict[str, str]:
         """Every key that a run of the text's words names (at least ``MIN_MENTION``
@@ -528,6 +567,13 @@ class Matcher:
             return Decision(sel, text, part_key, 1.0, 1.0, margin, syn, "lexical", True, runner,
                             [f"another attribute ({part!r}) is the synonym {syn!r} of {part_key}"],
                             hits)
+        headed = None if has_visible_text(fld) else self._identifier_head(text, allowed)
+        if headed is not None:
+            head_key, part, syn, before = headed
+            return Decision(sel, text, head_key, 1.0, 1.0, margin, syn, "lexical", True, runner,
+                            [f"the identifier {part!r} ends in {syn!r}, a synonym of {head_key}; "
+                             f"the words before it ({', '.join(repr(b) for b in before.values())}) "
+                             "qualify it"], hits)
         # Every step above reads the field's words; the ones below, its nearest vectors. A
         # confirmed unknown among them says "none of the keys", unless the words said one.
         if nearest_unknown is not None:
@@ -686,6 +732,24 @@ class Matcher:
         if key == UNKNOWN or (allowed is not None and key not in allowed):
             return None
         return key, part, syn
+
+    def _identifier_head(self, text: str, allowed: Collection[str] | None,
+                         ) -> tuple[str, str, str, dict[str, str]] | None:
+        """(key, identifier, synonym, what the words before it name) for a field that has
+        only identifiers, when those with a :meth:`Lexicon.head` agree on its key and the
+        field admits it. An identifier is a developer's compound, written head last in
+        the camelCase or snake_case of English (``tbCompanyAddress``,
+        ``billing_address_city``): the semantic step reads "company" in it as much as
+        "address"."""
+        found: dict[str, tuple[str, str, dict[str, str]]] = {}
+        for part in text.split(PART_SEPARATOR):
+            headed = self.lexicon.head(part)
+            if headed is not None:
+                found.setdefault(headed[0], (part, *headed[1:]))
+        if len(found) != 1:
+            return None
+        key, (part, syn, before) = next(iter(found.items()))
+        return (key, part, syn, before) if allowed is None or key in allowed else None
 
     @staticmethod
     def _named_by_parts(text: str, find: Callable[[str], tuple[str | None, str | None] | None],

@@ -285,11 +285,17 @@ def test_wilson_interval(k: int, n: int, low: float, high: float) -> None:
 def test_score_by_reason() -> None:
     m = score(["a", None, "b", "a", None], ["a", None, "a", None, "b"],
               ["lexical", "known_unknown", "semantic", "semantic", "below_threshold"])
+    # 3 accepted, 1 right: without the semantic step's 2 wrong accepts 1 of 1 would be right,
+    # without lexical's none 1 of 3 stays.
     assert m["by_reason"] == {
-        "semantic": {"n": 2, "accepted": 2, "correct": 0, "precision": 0.0},
-        "lexical": {"n": 1, "accepted": 1, "correct": 1, "precision": 1.0},
-        "known_unknown": {"n": 1, "accepted": 0, "correct": 1, "precision": 0.0},  # right abstention
-        "below_threshold": {"n": 1, "accepted": 0, "correct": 0, "precision": 0.0},
+        "semantic": {"n": 2, "accepted": 2, "correct": 0, "wrong": 2, "precision": 0.0,
+                     "precision_without_wrong": 1.0},
+        "lexical": {"n": 1, "accepted": 1, "correct": 1, "wrong": 0, "precision": 1.0,
+                    "precision_without_wrong": 0.3333},
+        "known_unknown": {"n": 1, "accepted": 0, "correct": 1, "wrong": 0, "precision": 0.0,
+                          "precision_without_wrong": 0.3333},  # a right abstention
+        "below_threshold": {"n": 1, "accepted": 0, "correct": 0, "wrong": 0, "precision": 0.0,
+                            "precision_without_wrong": 0.3333},
     }
     with pytest.raises(ValueError, match="differ in length"):
         score(["a"], ["a"], [])

@@ -11,7 +11,7 @@ import pytest
 from semindex.artifacts import build_local_version
 from semindex.bundle import REJECTED_FILE, load_bundle
 from semindex.calibration import Thresholds
-from semindex.data import UNKNOWN
+from semindex.data import UNKNOWN, parse_canonical
 from semindex.encoder import HashEncoder
 from semindex.errors import ModelLoadError
 from semindex.hints import Hints, SiblingRule, parse_hints, pattern_accepts
@@ -1423,3 +1423,79 @@ def test_rows_expecting_a_key_the_version_lacks_are_named(matcher: Matcher,
     assert "2 evaluation row(s) expect keys the version does not have: fax x2" in caplog.text
     assert "rows expecting keys the version does not have (never right): fax x2" in format_report("v", m)
     assert "unknown_expected" not in scored(matcher, rows[:1] + rows[3:])
+
+
+HEADS = [("company", "Company"), ("company", "Company name"), ("website", "URL"),
+         ("website", "Website"), ("address_line1", "Address"), ("email", "Email"),
+         ("email", "Email address"), ("full_name", "Name"), ("first_name", "First name"),
+         ("last_name", "Last name"), ("city", "City"), ("username", "Username")]
+
+
+@pytest.mark.parametrize(("text", "head"), [
+    ("body company address", ("address_line1", "Address", {"company": "Company"})),
+    ("company url", ("website", "URL", {"company": "Company"})),
+    ("billing address city", ("city", "City", {"address_line1": "Address"})),
+    ("username email", ("email", "Email", {"username": "Username"})),
+    ("city name", None),             # "Name" takes its modifier's key: First / Last / Company name
+    ("email address", None),         # wholly an entry: the exact step's
+    ("body email address", None),    # the longest run that ends it is an entry; "body" names nothing
+    ("my address", None),            # nothing before it names another key: the mention step's
+    ("address", None),
+    ("company url confirm", None),   # it does not end in a synonym
+    ("city company", ("company", "Company", {"city": "City"})),
+])
+def test_lexicon_head_of_a_compound_identifier(text: str, head: tuple[str, str, dict[str, str]] | None,
+                                               ) -> None:
+    assert Lexicon(HEADS).head(text) == head
+
+
+@pytest.mark.parametrize(("run", "key", "takes"), [
+    ("name", "full_name", True),        # First name, Last name, Company name: three other keys
+    ("address", "address_line1", False),  # Email address: one
+    ("url", "website", False),
+])
+def test_a_word_that_ends_other_keys_entries_takes_its_modifier(run: str, key: str, takes: bool) -> None:
+    assert Lexicon(HEADS).takes_modifier(run, key) is takes
+
+
+@pytest.fixture
+def head_matcher(tmp_path: Path, sample_hints: Hints) -> Matcher:
+    synonyms: dict[str, list[str]] = {}
+    for key, syn in HEADS:
+        synonyms.setdefault(key, []).append(syn)
+    canonical = parse_canonical(synonyms, "heads")
+    hints = parse_hints({"types": {"email": ["email", "username"]}}, "hints", canonical.keys)
+    store = ModelStore(tmp_path / "ms")
+    build_local_version(store, canonical, "hash:64", HashEncoder(64),
+                        thresholds=Thresholds(0.99, {}, 0.9), hints=hints)
+    return Matcher(load_bundle(store.resolve("latest")))
+
+
+@pytest.mark.parametrize(("field", "key", "evidence"), [
+    ({"name": "ctl00$Body$ctl00$tbCompanyAddress"}, "address_line1",
+     "the identifier 'body company address' ends in 'Address', a synonym of address_line1; the "
+     "words before it ('Company') qualify it"),
+    ({"name": "tbCompanyURL", "id": "company_url"}, "website",
+     "the identifier 'company url' ends in 'URL', a synonym of website; the words before it "
+     "('Company') qualify it"),
+    # An identifier that is exactly a synonym decides before any head is read.
+    ({"name": "company_url", "id": "email_address"}, "email",
+     "another attribute ('email address') is the synonym 'Email address' of email"),
+])
+def test_an_identifier_is_read_head_last(head_matcher: Matcher, field: dict[str, str], key: str,
+                                         evidence: str) -> None:
+    d = head_matcher.classify([field])[0]
+    assert (d.key, d.reason, d.accepted, d.evidence[0]) == (key, "lexical", True, evidence), d
+
+
+@pytest.mark.parametrize("field", [
+    {"label": "Company", "name": "companyUrl"},        # the label says it
+    {"name": "city_name"},                             # a city's name, no person's
+    {"name": "companyUrl", "type": "email"},           # the declared type admits no website
+    {"name": "company_url", "id": "city_email"},       # two heads that disagree
+])
+def test_an_identifier_head_does_not_decide(head_matcher: Matcher, field: dict[str, str]) -> None:
+    d = head_matcher.classify([field])[0]
+    assert not any("ends in" in e for e in d.evidence), d
+    if "label" in field:
+        assert (d.key, d.reason) == ("company", "lexical")

@@ -105,6 +105,20 @@ def test_gender_marks_do_not_hide_a_synonym(hints_matcher: Matcher, label: str, 
     assert (d.key, d.accepted, d.reason, d.synonym) == (key, True, "lexical", synonym), d
 
 
+@pytest.mark.parametrize(("name", "key", "qualifier"), [
+    ("tbOrganisationWebsite", "website", "Organisation"),
+    ("employer_city", "city", "Employer"),
+    ("firmaEmail", "email", "Firma"),
+])
+def test_an_identifier_only_field_is_its_last_word(hints_matcher: Matcher, name: str, key: str,
+                                                   qualifier: str) -> None:
+    """Through the real model: a field known only by a compound identifier is what the
+    identifier's last word names; the company named before it qualifies it."""
+    d = hints_matcher.classify([{"name": name, "type": "text"}])[0]
+    assert (d.key, d.reason, d.accepted) == (key, "lexical", True), d
+    assert f"the words before it ({qualifier!r}) qualify it" in d.evidence[0], d
+
+
 def test_dimension_check_against_real_model(real_matcher: Matcher) -> None:
     assert real_matcher.bundle.encoder.dim == real_matcher.bundle.index.dim == 384
 
