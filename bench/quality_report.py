@@ -63,6 +63,8 @@ def report(data: dict[str, Any], max_keys: int | None = None) -> str:
     lines += ["", "Most frequent confusions after the loop (expected -> predicted): " +
               ", ".join(f"{c} ({n})" for c, n in after["confusions"][:8])]
     if "by_reason" in after:
+        for row in after["by_reason"].values():  # outputs written before `wrong` was counted
+            row.setdefault("wrong", round(row["accepted"] * (1 - row["precision"])))
         lines += ["", "| decided by (after loop) | fields | accepted | right | wrong accepts | "
                   "precision of accepted | all accepted, were its wrong accepts abstentions |",
                   "|---|---|---|---|---|---|---|"]

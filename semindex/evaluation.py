@@ -84,10 +84,7 @@ def step_precision(rows: dict[str, dict[str, int | float]]) -> dict[str, dict[st
     """``rows`` (:func:`by_reason`'s) with, per reason, ``precision`` over its accepted
     matches and ``precision_without_wrong``: the precision of *all* accepted matches had
     this step's wrong accepts been abstentions, how far the step alone holds precision
-    down. Rows written before ``wrong`` was counted get it from their precision."""
-    for row in rows.values():
-        if "wrong" not in row:
-            row["wrong"] = round(row["accepted"] * (1 - row["precision"]))
+    down."""
     accepted = sum(int(row["accepted"]) for row in rows.values())
     right = accepted - sum(int(row["wrong"]) for row in rows.values())
     for row in rows.values():
