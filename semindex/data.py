@@ -40,6 +40,9 @@ class SynonymRecord:
     synonym: str
     #: A synonym the encoder is never trained on (see :attr:`Canonical.lexical_only`).
     lexical_only: bool = False
+    #: A field text a person reviewed (confirmed feedback, a known unknown), not a name the
+    #: vocabulary gives the key (see :attr:`Canonical.reviewed`).
+    reviewed: bool = False
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,9 @@ class Canonical:
     #: compare them; as the nearest neighbour of a field they decide nothing on their own
     #: (an English encoder places words of other languages near unrelated identifiers).
     lexical_only: frozenset[str] = frozenset()
+    #: Normalised texts added from feedback (:meth:`with_extra` with ``reviewed``): whole
+    #: field texts, which say how one site labelled a field, not what the key is called.
+    reviewed: frozenset[str] = frozenset()
 
     @property
     def keys(self) -> list[str]:
@@ -60,23 +66,27 @@ class Canonical:
 
     def records(self) -> list[SynonymRecord]:
         """One record per synonym (the index holds one vector per synonym)."""
-        return [SynonymRecord(k, s, normalize(s) in self.lexical_only)
+        return [SynonymRecord(k, s, normalize(s) in self.lexical_only, normalize(s) in self.reviewed)
                 for k, syns in self.synonyms.items() for s in syns]
 
     def flattened(self) -> list[dict[str, str]]:
         """The seed's ``[{id, text}]`` form: all synonyms of a key joined into one text."""
         return [{"id": k, "text": " ".join(syns)} for k, syns in self.synonyms.items()]
 
-    def with_extra(self, extra: Iterable[tuple[str, str]]) -> Canonical:
-        """A copy enriched with ``(key, text)`` pairs (confirmed feedback), deduplicated: a
-        text it already holds, under any key, stays that key's (one text means one thing)."""
+    def with_extra(self, extra: Iterable[tuple[str, str]], *, reviewed: bool = False) -> Canonical:
+        """A copy enriched with ``(key, text)`` pairs, deduplicated: a text it already holds,
+        under any key, stays that key's (one text means one thing). ``reviewed``: the texts
+        are confirmed feedback (:attr:`reviewed`)."""
         merged = {k: list(v) for k, v in self.synonyms.items()}
         held = set(self.key_of())
+        added = set()
         for key, text in extra:
             if key in merged and normalize(text) not in held:
                 held.add(normalize(text))
+                added.add(normalize(text))
                 merged[key].append(text.strip())
-        return Canonical(merged, self.source, self.lexical_only)
+        return Canonical(merged, self.source, self.lexical_only,
+                         self.reviewed | added if reviewed else self.reviewed)
 
     def key_of(self) -> dict[str, str]:
         """Each normalised synonym's key (the first key that holds it)."""
@@ -98,15 +108,16 @@ def with_synonyms(canonical: Canonical, extra: Mapping[str, Sequence[str]]) -> C
 
 
 def new_records(pairs: Iterable[tuple[str, str]], existing: Sequence[SynonymRecord]) -> list[SynonymRecord]:
-    """``(key, text)`` pairs as index records, skipping texts already indexed (by normalised
-    text, under any key: a text stays what it already is) and repeats."""
+    """``(key, text)`` pairs of reviewed field texts as index records, skipping texts
+    already indexed (by normalised text, under any key: a text stays what it already is) and
+    repeats."""
     seen = {normalize(r.synonym) for r in existing}
     out = []
     for key, text in pairs:
         norm = normalize(text)
         if norm and norm not in seen:
             seen.add(norm)
-            out.append(SynonymRecord(key, text.strip()))
+            out.append(SynonymRecord(key, text.strip(), reviewed=True))
     return out
 
 

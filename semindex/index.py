@@ -181,7 +181,8 @@ class KeyIndex:
             "dim": self.dim, "index_type": self.kind, "metric": "inner_product",
             "normalized": True,
             "ids": [{"id": i, "key": r.key, "synonym": r.synonym,
-                     **({"lexical_only": True} if r.lexical_only else {})}
+                     **({"lexical_only": True} if r.lexical_only else {}),
+                     **({"reviewed": True} if r.reviewed else {})}
                     for i, r in enumerate(self.records)],
         }
         write_bytes(d / META_FILE, json.dumps(meta, ensure_ascii=False, indent=1).encode())
@@ -191,7 +192,8 @@ class KeyIndex:
         d = Path(directory)
         try:
             meta = json.loads((d / META_FILE).read_text(encoding="utf-8"))
-            records = [SynonymRecord(m["key"], m["synonym"], bool(m.get("lexical_only", False)))
+            records = [SynonymRecord(m["key"], m["synonym"], bool(m.get("lexical_only", False)),
+                                     bool(m.get("reviewed", False)))
                        for m in meta["ids"]]
         except FileNotFoundError as exc:
             raise ModelLoadError(f"{d / META_FILE}: missing") from exc

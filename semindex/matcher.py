@@ -139,7 +139,7 @@ class Lexicon:
     """
 
     def __init__(self, pairs: Sequence[tuple[str, str]], fillers: frozenset[str] = frozenset(),
-                 qualifiers: Sequence[str] = ()) -> None:
+                 qualifiers: Sequence[str] = (), reviewed: Collection[str] = ()) -> None:
         self.fillers = fillers
         #: Longest first, as word tuples: "de livraison" is dropped before "livraison".
         self.qualifiers = sorted((tuple(q.split()) for q in qualifiers), key=lambda q: -len(q))
@@ -152,6 +152,9 @@ class Lexicon:
         #: email field whose label says "Email"), the keys it is written under; what
         #: :meth:`broader` reads, so that the identifiers of reviewed fields widen no word.
         self._labels: dict[tuple[str, ...], set[str]] = {}
+        #: The same for the vocabulary's synonyms only, without the ``reviewed`` field texts
+        #: (one site's label, such as "Publication name" confirmed as unknown, names no key).
+        self._names: dict[tuple[str, ...], set[str]] = {}
         plain: set[str] = set()
         for key, syn in pairs:
             written = normalize(syn)
@@ -159,13 +162,15 @@ class Lexicon:
             self.table.setdefault(norm, set()).add(key)
             label = self.norm(syn.split(PART_SEPARATOR)[0]) if PART_SEPARATOR in syn else norm
             self._labels.setdefault(tuple(label.split()), set()).add(key)
+            if syn not in reviewed:
+                self._names.setdefault(tuple(label.split()), set()).add(key)
             as_written = written == norm
             if norm not in self.original or (as_written and norm not in plain):
                 self.original[norm] = syn
                 if as_written:
                     plain.add(norm)
         self._norms = list(self.table)
-        self._broader: dict[tuple[str, str, frozenset[str] | None], bool] = {}
+        self._broader: dict[tuple[str, str, frozenset[str] | None, bool], bool] = {}
         self._takes_modifier: dict[tuple[str, str], bool] = {}
 
     def norm(self, text: str) -> str:
@@ -307,7 +312,8 @@ class Lexicon:
         Zip", "Ville ou code postal") that :meth:`mention` one key, when two or more keys are
         named; else none. A label that names two keys in one run of words names one thing
         ("Adresse email", "E-mail address"), not alternatives. They are a choice where no
-        ``,`` or ``;`` lies between two parts that name keys ("E-mail or username, please")."""
+        ``,`` or ``;`` lies between two parts that name keys ("E-mail or username, please"), or only
+        one that an or-word follows ("Email, or username")."""
         segments: list[tuple[str, bool]] = []  # (words, whether a list separator precedes)
         listed = False
         for n, piece in enumerate(_ALTERNATIVE_SEPARATORS.split(label)):
@@ -323,7 +329,8 @@ class Lexicon:
         offered: dict[str, str] = {}
         either, between = True, False  # between: a list separator since the last named part
         for segment, after_list in segments:
-            between = between or after_list
+            # an or-word right after the separator still offers a choice ("Email, or username")
+            between = between or (after_list and bool(segment))
             found = self.mention(segment)
             if found is not None:
                 either = either and not (offered and between)
@@ -331,20 +338,28 @@ class Lexicon:
                 offered.setdefault(*found)
         return Offered(offered, either) if len(offered) >= 2 else Offered({}, False)
 
-    def broader(self, synonym: str, key: str, among: frozenset[str] | None = None) -> bool:
+    def broader(self, synonym: str, key: str, among: frozenset[str] | None = None, *,
+                named: bool = False) -> bool:
         """Whether ``synonym`` (of ``key``) is a broader word: its words lie, in order, inside
         a longer entry of another key ("Name" in "User name" and "Company name", "Address" in
         "Email address"), so that an identifier saying it says little about which key.
-        ``among``: only the entries of these keys count (which of them a word tells apart)."""
-        cached = self._broader.get((synonym, key, among))
+        ``among``: only the entries of these keys count (which of them a word tells apart).
+        ``named``: only the vocabulary's synonyms count, not the reviewed field texts."""
+        cached = self._broader.get((synonym, key, among, named))
         if cached is None:
             words = tuple(self.norm(synonym).split())
             n = len(words)
             cached = any(len(ew) > n and key not in keys and (among is None or not among.isdisjoint(keys))
                          and any(ew[i:i + n] == words for i in range(len(ew) - n + 1))
-                         for ew, keys in self._labels.items())
-            self._broader[(synonym, key, among)] = cached
+                         for ew, keys in (self._names if named else self._labels).items())
+            self._broader[(synonym, key, among, named)] = cached
         return cached
+
+    def other_words(self, text: str, synonym: str) -> bool:
+        """Whether ``text`` says more than ``synonym``: a word of its own, numbers and filler
+        words aside ("Publication name" does, "Address 2:" and "Your name *" do not)."""
+        return bool({w for w in self.norm(text).split() if not w.isdigit()}
+                    - set(self.norm(synonym).split()))
 
     def shares_stem(self, text: str, synonym: str) -> bool:
         """Whether a word of ``text`` (``MIN_STEM`` letters or more, filler words left out)
@@ -391,7 +406,8 @@ class Matcher:
         self.top_k = top_k
         self.assign = assign
         self.lexicon = Lexicon([(r.key, r.synonym) for r in bundle.index.records],
-                               bundle.hints.fillers, bundle.hints.qualifiers)
+                               bundle.hints.fillers, bundle.hints.qualifiers,
+                               frozenset(r.synonym for r in bundle.index.records if r.reviewed))
 
     # -- thresholds --------------------------------------------------------------
     def threshold_for(self, key: str, fld: Mapping[str, Any], text: str) -> tuple[float, list[str]]:
@@ -561,9 +577,26 @@ class Matcher:
             return Decision(sel, text, whole_key, 1.0, 1.0, margin, None, "lexical", True, runner,
                             [f"the label names {' and '.join(parts)}: together {whole_key}"],
                             hits)
-        named = self._part_key(text, allowed)
+        named = self._part_key(fld, text, allowed)
         if named is not None:
-            part_key, part, syn = named
+            part_key, part, syn, shown = named
+            if not shown and has_visible_text(fld):
+                # What the page shows outranks what a developer named the field: a label
+                # the encoder reads as another key beats an identifier's synonym ("Correio
+                # electrónico" with ``name="name"``), and an identifier that is a broader
+                # word (Drupal's username input is ``name="name"``) decides nothing against
+                # a label that does not read as its key ("Nome de usuario/a").
+                nearest = self._nearest(fld, sel, text, label, hits, runner, margin,
+                                        nearest_unknown)
+                broader = self.lexicon.broader(syn, part_key, named=True)
+                if nearest.key != part_key and (nearest.reason == "semantic" or broader):
+                    nearest.evidence.append(
+                        f"the identifier {part!r} is the synonym {syn!r} of {part_key}"
+                        + (", a broader word (other keys' synonyms hold it)," if broader else ",")
+                        + " but the visible text "
+                        + (f"reads as {nearest.key}" if nearest.reason == "semantic"
+                           else f"does not read as {part_key}"))
+                    return nearest
             return Decision(sel, text, part_key, 1.0, 1.0, margin, syn, "lexical", True, runner,
                             [f"another attribute ({part!r}) is the synonym {syn!r} of {part_key}"],
                             hits)
@@ -574,7 +607,15 @@ class Matcher:
                             [f"the identifier {part!r} ends in {syn!r}, a synonym of {head_key}; "
                              f"the words before it ({', '.join(repr(b) for b in before.values())}) "
                              "qualify it"], hits)
-        # Every step above reads the field's words; the ones below, its nearest vectors. A
+        return self._nearest(fld, sel, text, label, hits, runner, margin, nearest_unknown)
+
+    def _nearest(self, fld: Mapping[str, Any], sel: str | None, text: str, label: str,
+                 hits: list[KeyHit], runner: dict[str, Any] | None, margin: float,
+                 nearest_unknown: KeyHit | None) -> Decision:
+        """The decision of the field's nearest vectors (``hits``, best first): the semantic
+        step, and the mention step for a best key under its threshold."""
+        ftype = str(fld.get("type") or "")
+        # Every step before this reads the field's words; this one, its nearest vectors. A
         # confirmed unknown among them says "none of the keys", unless the words said one.
         if nearest_unknown is not None:
             return Decision(sel, text, None, nearest_unknown.score, 0.0, margin,
@@ -635,6 +676,15 @@ class Matcher:
                 if list(by_parts) == [top.key]:
                     part, syn = by_parts[top.key]
                     where, mention = repr(part), (top.key, syn)
+            if (mention is not None and mention[0] == top.key and where == "the label"
+                    and self.lexicon.broader(mention[1], top.key, named=True)
+                    and self.lexicon.other_words(label, mention[1])):
+                # A word that the vocabulary's names of other keys hold ("Name" in "User name",
+                # "Company name"), qualified by the label's other words, says no more than
+                # the semantic step under its threshold: "Publication name", "Name your filter".
+                why = [f"the label mentions {mention[1]!r}, a synonym of {top.key}, but a broader "
+                       "word (other keys' synonyms hold it) that its other words qualify", *why]
+                mention = None
             if (mention is not None and mention[0] == top.key
                     and self.bundle.hints.date_part_named(normalize(mention[1])) is None):
                 if forbidden:
@@ -721,17 +771,26 @@ class Matcher:
                 return whole, named
         return None
 
-    def _part_key(self, text: str, allowed: Collection[str] | None) -> tuple[str, str, str] | None:
-        """(key, attribute text, synonym) when the field's other attributes (placeholder,
-        name, id) name a key exactly, those that name one agree on it, and the field admits
-        it; else None. Exact matches only: this step is not calibrated."""
+    def _part_key(self, fld: Mapping[str, Any], text: str, allowed: Collection[str] | None,
+                  ) -> tuple[str, str, str, bool] | None:
+        """(key, attribute text, synonym, whether the page shows it) when the field's other
+        attributes (placeholder, name, id) name a key exactly and the field admits it; else
+        None. A placeholder shown under a label outranks identifiers ("请输入邮箱：" with the
+        placeholder "Email Address" and ``name="username"``); identifiers count when those
+        that name a key agree on it. Exact matches only: this step is not calibrated."""
+        def admitted(key: str | None) -> bool:
+            return key not in (None, UNKNOWN) and (allowed is None or key in allowed)
+
+        placeholder = str(fld.get("placeholder") or "").strip()
+        if placeholder and str(fld.get("label") or "").strip():
+            key, syn = self.lexicon.exact(placeholder)
+            if admitted(key) and syn is not None:
+                return str(key), placeholder, syn, True
         found = self._named_by_parts(text, self.lexicon.exact)
         if len(found) != 1:
             return None
         key, (part, syn) = next(iter(found.items()))
-        if key == UNKNOWN or (allowed is not None and key not in allowed):
-            return None
-        return key, part, syn
+        return (key, part, syn, False) if admitted(key) else None
 
     def _identifier_head(self, text: str, allowed: Collection[str] | None,
                          ) -> tuple[str, str, str, dict[str, str]] | None:

@@ -915,7 +915,9 @@ def test_lexicon_alternatives(text: str, offered: dict[str, str]) -> None:
 @pytest.mark.parametrize(("text", "either"), [
     ("Email/Username", True),
     ("Email or username, please", True),    # the comma lies outside the choice
-    ("Email, or username", False),         # a comma between them: read as a list, no guess
+    ("Email, or username", True),          # the or-word after the comma offers the choice
+    ("Email, username", False),            # a comma alone between them: a list, no guess
+    ("City, State, or Zip", False),         # a list whose last part an or-word joins
     ("City, State, Zip", False),
     ("City; Zip", False),
     ("City or Zip, State", False),          # a list, in part
@@ -1297,8 +1299,10 @@ def test_leave_one_out_calibration(tmp_path: Path, tiny) -> None:  # type: ignor
                   calib_unknown=["Coupon code", "Mail addr"])
     records = tiny.records()
     extra = leave_one_out_records(split, records)
-    # "E-mail" is already a synonym and the unknown "Mail addr" is already a confirmed text.
-    assert extra == [SynonymRecord("email", "Mail addr"), SynonymRecord("unknown", "Coupon code")]
+    # "E-mail" is already a synonym and the unknown "Mail addr" is already a confirmed text;
+    # both added are reviewed field texts, not the vocabulary's names.
+    assert extra == [SynonymRecord("email", "Mail addr", reviewed=True),
+                     SynonymRecord("unknown", "Coupon code", reviewed=True)]
     store = ModelStore(tmp_path / "ms")
     build_local_version(store, tiny.with_extra([("email", "Mail addr")]), "hash:64", HashEncoder(64))
     matcher = Matcher(load_bundle(store.resolve("latest")))

@@ -377,7 +377,8 @@ def run(cfg: JobConfig, *, ray_address: str | None = None,
 
         canonical = inputs.canonical
         if indexes_feedback(cfg):
-            canonical = canonical.with_extra((k, q) for q, k in split.train_confirmed)
+            canonical = canonical.with_extra(((k, q) for q, k in split.train_confirmed),
+                                             reviewed=True)
         records = canonical.records()
         if indexes_feedback(cfg):
             records += unknown_records(split.train_unknown, records)
