@@ -582,14 +582,18 @@ class Matcher:
             part_key, part, syn, shown = named
             if not shown and has_visible_text(fld):
                 # What the page shows outranks what a developer named the field: a label
-                # the encoder reads as another key beats an identifier's synonym ("Correio
-                # electrónico" with ``name="name"``), and an identifier that is a broader
+                # the encoder reads as another key, naming none of the identifier's, beats an
+                # identifier's synonym ("Correio electrónico" with ``name="name"``; not "Your
+                # email address is your username" with ``name="email_address"``), and an
+                # identifier that is a broader
                 # word (Drupal's username input is ``name="name"``) decides nothing against
                 # a label that does not read as its key ("Nome de usuario/a").
                 nearest = self._nearest(fld, sel, text, label, hits, runner, margin,
                                         nearest_unknown)
                 broader = self.lexicon.broader(syn, part_key, named=True)
-                if nearest.key != part_key and (nearest.reason == "semantic" or broader):
+                reads_other = (nearest.reason == "semantic"
+                               and part_key not in self.lexicon.mentioned(label))
+                if nearest.key != part_key and (reads_other or broader):
                     nearest.evidence.append(
                         f"the identifier {part!r} is the synonym {syn!r} of {part_key}"
                         + (", a broader word (other keys' synonyms hold it)," if broader else ",")
@@ -671,12 +675,7 @@ class Matcher:
             visible = has_visible_text(fld)
             mention = self.lexicon.mention(label) if visible else self._narrow_mention(label)
             where = "the label" if visible else repr(label)
-            if mention is None:
-                by_parts = self._named_by_parts(text, self._narrow_mention)
-                if list(by_parts) == [top.key]:
-                    part, syn = by_parts[top.key]
-                    where, mention = repr(part), (top.key, syn)
-            if (mention is not None and mention[0] == top.key and where == "the label"
+            if (visible and mention is not None and mention[0] == top.key
                     and self.lexicon.broader(mention[1], top.key, named=True)
                     and self.lexicon.other_words(label, mention[1])):
                 # A word that the vocabulary's names of other keys hold ("Name" in "User name",
@@ -685,6 +684,11 @@ class Matcher:
                 why = [f"the label mentions {mention[1]!r}, a synonym of {top.key}, but a broader "
                        "word (other keys' synonyms hold it) that its other words qualify", *why]
                 mention = None
+            if mention is None:
+                by_parts = self._named_by_parts(text, self._narrow_mention)
+                if list(by_parts) == [top.key]:
+                    part, syn = by_parts[top.key]
+                    where, mention = repr(part), (top.key, syn)
             if (mention is not None and mention[0] == top.key
                     and self.bundle.hints.date_part_named(normalize(mention[1])) is None):
                 if forbidden:

@@ -52,6 +52,11 @@ _GENDER_MARKS = re.compile(
     re.IGNORECASE)
 
 
+# British English's "-isation" is American English's "-ization": "Organisation" is the
+# synonym "Organization" (the encoder reads both alike; the lexical steps compare words).
+_ISATION = re.compile(r"isation(?=s?$|al)")
+
+
 def strip_gender_marks(text: str) -> str:
     """``text`` without its gender marks: ``"Benutzer/in"`` -> ``"Benutzer"``,
     ``"Softwareentwickler (m/w/d)"`` -> ``"Softwareentwickler"``."""
@@ -65,14 +70,14 @@ def split_identifier(value: str) -> str:
 
 
 def normalize(text: str, *, drop_noise: bool = False) -> str:
-    """Lower-case, NFKC-fold, drop gender marks, split identifiers, strip punctuation and
-    collapse spaces.
+    """Lower-case, NFKC-fold, drop gender marks, split identifiers, strip punctuation,
+    collapse spaces and spell "-isation" as "-ization".
 
     ``drop_noise`` also removes widget words such as ``input`` or ``txt`` (used for
     identifiers, never for labels, where "Type" can be the real meaning).
     """
     folded = strip_gender_marks(unicodedata.normalize("NFKC", text))
-    words = split_identifier(folded).lower().split()
+    words = [_ISATION.sub("ization", w) for w in split_identifier(folded).lower().split()]
     if drop_noise:
         kept = [w for w in words if w not in _NOISE and not w.isdigit()]
         words = kept or words

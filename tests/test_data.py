@@ -66,6 +66,13 @@ def test_hints_synonyms_extend_the_canonical_file(tiny) -> None:  # type: ignore
     assert merged.lexical_only == {"plz", "cap", "courriel", "cognome"} and not tiny.lexical_only
     fed = merged.with_extra([("postal_code", "Postleitzahl")])
     assert {r.synonym for r in fed.records() if r.lexical_only} == {"PLZ", "Cap", "Courriel", "Cognome"}
+    # Confirmed feedback is marked reviewed (a site's field text, not the key's name), a
+    # text the file already holds is not, and later synonyms keep the marks.
+    reviewed = fed.with_extra([("email", "Email | login mail"), ("email", "PLZ")], reviewed=True)
+    later = with_synonyms(reviewed, {"email": ["Adresse électronique"]})
+    assert {r.synonym for r in later.records() if r.reviewed} == {"Email | login mail"}
+    assert "Adresse électronique" in later.synonyms["email"]
+    assert not any(r.reviewed for r in fed.records())
 
 
 def test_canonical_file_errors(tmp_path: Path) -> None:

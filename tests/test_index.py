@@ -124,3 +124,17 @@ def test_lexical_only_marks_survive_save_and_load(tmp_path: Path) -> None:
         m.pop("lexical_only", None)
     (tmp_path / "meta.json").write_text(json.dumps(meta))
     assert not any(r.lexical_only for r in KeyIndex.load(tmp_path).records)
+
+
+def test_reviewed_marks_survive_save_and_load(tmp_path: Path) -> None:
+    """A confirmed field text is marked as such in the version: the matcher tells the
+    vocabulary's names from one site's labels. Older versions read as all vocabulary."""
+    records = [SynonymRecord("a", "A"), SynonymRecord("a", "A | a field", reviewed=True)]
+    KeyIndex.build(records, np.eye(2, 4, dtype=np.float32)).save(tmp_path)
+    assert KeyIndex.load(tmp_path).records == records
+    meta = json.loads((tmp_path / "meta.json").read_text())
+    assert [m.get("reviewed", False) for m in meta["ids"]] == [False, True]
+    for m in meta["ids"]:
+        m.pop("reviewed", None)
+    (tmp_path / "meta.json").write_text(json.dumps(meta))
+    assert not any(r.reviewed for r in KeyIndex.load(tmp_path).records)

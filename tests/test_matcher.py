@@ -1503,3 +1503,89 @@ def test_an_identifier_head_does_not_decide(head_matcher: Matcher, field: dict[s
     assert not any("ends in" in e for e in d.evidence), d
     if "label" in field:
         assert (d.key, d.reason) == ("company", "lexical")
+
+
+PAGE = {"full_name": ["Name"], "first_name": ["First name"], "company": ["Company name", "Firm"],
+        "email": ["Email address", "E-mail"], "postal_code": ["Postal code"]}
+
+
+@pytest.fixture
+def page_matcher(tmp_path: Path) -> Matcher:
+    """"Name" is a broader word here: "First name" and "Company name" hold it."""
+    canonical = parse_canonical(PAGE, "page")
+    hints = parse_hints({"fillers": ["your", "required"]}, "hints", canonical.keys)
+    store = ModelStore(tmp_path / "ms")
+    build_local_version(store, canonical, "hash:64", HashEncoder(64),
+                        thresholds=Thresholds(0.6, {"full_name": 0.9}, 0.9), hints=hints)
+    return Matcher(load_bundle(store.resolve("latest")))
+
+
+NAME_IS_BROADER = ("the identifier 'name' is the synonym 'Name' of full_name, a broader word "
+                   "(other keys' synonyms hold it), but the visible text")
+
+
+@pytest.mark.parametrize(("field", "key", "reason", "evidence"), [
+    # A label the encoder reads as another key outranks an identifier's synonym ...
+    ({"label": "E-mail addresses", "name": "firm"}, "email", "semantic",
+     "the identifier 'firm' is the synonym 'Firm' of company, but the visible text reads as email"),
+    ({"label": "Postal", "name": "name"}, "postal_code", "semantic",
+     f"{NAME_IS_BROADER} reads as postal_code"),
+    # ... and an identifier that is a broader word decides nothing against a label that does
+    # not read as its key: the label's own mention decides, or the field abstains.
+    ({"label": "Contact e-mail addresses", "name": "name"}, "email", "mention",
+     f"{NAME_IS_BROADER} does not read as full_name"),
+    ({"label": "Postleitzahl", "name": "name"}, None, "below_threshold",
+     f"{NAME_IS_BROADER} does not read as full_name"),
+    # A placeholder under the label is shown too: it outranks the identifiers.
+    ({"label": "请输入邮箱：", "placeholder": "E-mail", "name": "firm"}, "email", "lexical",
+     "another attribute ('E-mail') is the synonym 'E-mail' of email"),
+    # The identifier holds where the label reads as nothing else, or as its own key.
+    ({"label": "Kategorie", "name": "firm"}, "company", "lexical",
+     "another attribute ('firm') is the synonym 'Firm' of company"),
+    ({"label": "Emails", "name": "name"}, "full_name", "lexical",
+     "another attribute ('name') is the synonym 'Name' of full_name"),
+    ({"name": "name"}, "full_name", "lexical", "lexical ratio 1.00"),  # no label: nothing shown
+])
+def test_what_the_page_shows_outranks_what_a_developer_named_the_field(
+        page_matcher: Matcher, field: dict[str, str], key: str | None, reason: str,
+        evidence: str) -> None:
+    d = page_matcher.classify([field])[0]
+    assert (d.key if d.accepted else None, d.reason, d.accepted) == (key, reason, key is not None), d
+    assert evidence in d.evidence, d
+
+
+@pytest.mark.parametrize(("label", "accepted"), [
+    ("Publication name", False),      # "Publication" says whose name: not a person's
+    ("Name your filter", False),
+    ("Name 2", True),                 # a number says no more
+])
+def test_a_broader_word_that_other_words_qualify_is_no_mention(page_matcher: Matcher, label: str,
+                                                               accepted: bool) -> None:
+    """The label mentions "Name" and the semantic step's best key is full_name, under its
+    threshold: the mention counts only where the label's other words do not qualify it."""
+    d = page_matcher.classify([{"label": label}])[0]
+    assert (d.key, d.accepted, d.reason) == (
+        "full_name", accepted, "mention" if accepted else "below_threshold"), d
+    if not accepted:
+        assert d.evidence[1] == ("the label mentions 'Name', a synonym of full_name, but a broader "
+                                 "word (other keys' synonyms hold it) that its other words qualify")
+
+
+def test_reviewed_field_texts_widen_no_word_of_the_vocabulary() -> None:
+    """"Name" lies in another key's reviewed field text, not in its synonyms: broader among
+    the lexicon's entries, not among the vocabulary's names."""
+    lex = Lexicon([("full_name", "Name"), ("company", "Publication name | pub"),
+                   ("company", "Company")], reviewed={"Publication name | pub"})
+    assert lex.broader("Name", "full_name") and not lex.broader("Name", "full_name", named=True)
+    named = Lexicon([("full_name", "Name"), ("company", "Company name")])
+    assert named.broader("Name", "full_name", named=True)
+
+
+@pytest.mark.parametrize(("text", "synonym", "other"), [
+    ("Publication name:", "Name", True),
+    ("Address 2:", "Address", False),
+    ("Your name *", "Name", False),
+    ("Nome * Nome", "Nome", False),
+])
+def test_lexicon_other_words(text: str, synonym: str, other: bool) -> None:
+    assert Lexicon([("full_name", synonym)], frozenset({"your"})).other_words(text, synonym) is other

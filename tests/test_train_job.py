@@ -125,6 +125,9 @@ def test_build_index_then_feedback(store_dir: Path, ray_session: None, tmp_path:
     for (_, k), d in zip(ours, Matcher(bundle2).classify(fields, {"scope": "page"}), strict=True):
         assert (d.key, d.accepted, d.reason) == (k, False, "rejected"), d
     canonical_texts = {normalize(r.synonym) for r in inputs2.canonical.records()}
+    # Every text the feedback added is marked reviewed in the version; no synonym is.
+    assert {normalize(r["synonym"]) for r in meta2["ids"] if r.get("reviewed")} == (
+        indexed - canonical_texts)
     assert not {normalize(r.field["label"]) for r in split.eval_rows} & (indexed - canonical_texts)
     assert any(t in ("Gift card number", "Order notes", "Message", "Keep me signed in",
                      "Gutscheincode", "Preferred delivery time") for t in unknown_texts)
