@@ -1589,3 +1589,33 @@ def test_reviewed_field_texts_widen_no_word_of_the_vocabulary() -> None:
 ])
 def test_lexicon_other_words(text: str, synonym: str, other: bool) -> None:
     assert Lexicon([("full_name", synonym)], frozenset({"your"})).other_words(text, synonym) is other
+
+
+class _ReadsAs(HashEncoder):
+    """The hash encoder, except that a text beginning with one of ``reads`` is encoded as
+    that entry's synonym: a model that reads a label as one key."""
+
+    def __init__(self, reads: dict[str, str]) -> None:
+        super().__init__(64)
+        self.reads = reads
+
+    def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        return super().encode([next((syn for start, syn in self.reads.items()
+                                     if t.startswith(start)), t) for t in texts], batch_size)
+
+
+@pytest.mark.parametrize(("label", "key", "reason"), [
+    ("Your login is your username", "username", "semantic"),
+    # The label names the identifier's key too: the two agree, whatever the model reads.
+    ("Your email address is your username", "email", "lexical"),
+])
+def test_a_label_read_as_another_key_outranks_an_identifier_that_it_does_not_name(
+        tmp_path: Path, label: str, key: str, reason: str) -> None:
+    encoder = _ReadsAs({"Your login": "Username", "Your email address": "Username"})
+    canonical = parse_canonical({"email": ["Email address"], "username": ["Username"],
+                                 "company": ["Firm"]}, "reads")
+    store = ModelStore(tmp_path / "ms")
+    build_local_version(store, canonical, "hash:64", encoder, thresholds=Thresholds(0.6, {}, 0.9))
+    m = Matcher(replace(load_bundle(store.resolve("latest")), encoder=encoder))
+    d = m.classify([{"label": label, "name": "email_address"}])[0]
+    assert (d.key, d.reason, d.accepted) == (key, reason, True), d

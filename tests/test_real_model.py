@@ -119,6 +119,20 @@ def test_an_identifier_only_field_is_its_last_word(hints_matcher: Matcher, name:
     assert f"the words before it ({qualifier!r}) qualify it" in d.evidence[0], d
 
 
+@pytest.mark.parametrize(("field", "evidence"), [
+    # The placeholder is shown under the label: it outranks what the identifier says.
+    ({"label": "请输入邮箱：", "placeholder": "Email Address", "name": "username"},
+     "another attribute ('Email Address') is the synonym 'Email address' of email"),
+    # A label that names the identifier's key agrees with it, whatever else it names.
+    ({"label": "(Your Email Address is your Username)", "name": "email_address"},
+     "another attribute ('email address') is the synonym 'Email address' of email"),
+])
+def test_what_the_page_shows_outranks_the_identifiers(hints_matcher: Matcher,
+                                                      field: dict[str, str], evidence: str) -> None:
+    d = hints_matcher.classify([field])[0]
+    assert (d.key, d.reason, d.accepted, d.evidence) == ("email", "lexical", True, [evidence]), d
+
+
 def test_dimension_check_against_real_model(real_matcher: Matcher) -> None:
     assert real_matcher.bundle.encoder.dim == real_matcher.bundle.index.dim == 384
 

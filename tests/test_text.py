@@ -33,6 +33,10 @@ def test_split_identifier(raw: str, expected: str) -> None:
     ("txtFirstName", True, "first name"),
     ("input_2", True, "input 2"),  # nothing left after dropping noise: keep the words
     ("", False, ""),
+    ("Name of your organisation", False, "name of your organization"),  # one English spelling
+    ("tbOrganisationalUnit", True, "organizational unit"),
+    ("Authorisations", False, "authorizations"),
+    ("Enterprise", False, "enterprise"),       # only "-isation" is respelt
 ])
 def test_normalize(raw: str, drop: bool, expected: str) -> None:
     assert normalize(raw, drop_noise=drop) == expected
