@@ -66,7 +66,7 @@ class Canonical:
 
     def records(self) -> list[SynonymRecord]:
         """One record per synonym (the index holds one vector per synonym)."""
-        return [SynonymRecord(k, s, normalize(s) in self.lexical_only, normalize(s) in self.reviewed)
+        return [SynonymRecord(k, s, (n := normalize(s)) in self.lexical_only, n in self.reviewed)
                 for k, syns in self.synonyms.items() for s in syns]
 
     def flattened(self) -> list[dict[str, str]]:

@@ -562,7 +562,8 @@ class Matcher:
                              f"qualifier{'s' if len(dropped) > 1 else ''} "
                              f"{', '.join(repr(q) for q in dropped)} "
                              f"{'are' if len(dropped) > 1 else 'is'} left out"], hits)
-        if has_visible_text(fld) and self.bundle.hints.or_words:
+        visible = has_visible_text(fld)  # a label or placeholder, not identifiers only
+        if visible and self.bundle.hints.or_words:
             offer = self._offered(label, text, allowed)
             if offer is not None:
                 offer_key, offer_syn, offer_why, offered = offer
@@ -571,7 +572,7 @@ class Matcher:
                                 offer_key is not None, runner, [offer_why], hits,
                                 [] if offer_key else list(offered.keys),
                                 offer_key is None and offered.either)
-        whole = self._whole_named(label, allowed) if has_visible_text(fld) else None
+        whole = self._whole_named(label, allowed) if visible else None
         if whole is not None:
             whole_key, parts = whole
             return Decision(sel, text, whole_key, 1.0, 1.0, margin, None, "lexical", True, runner,
@@ -580,7 +581,7 @@ class Matcher:
         named = self._part_key(fld, text, allowed)
         if named is not None:
             part_key, part, syn, shown = named
-            if not shown and has_visible_text(fld):
+            if not shown and visible:
                 # What the page shows outranks what a developer named the field: a label
                 # the encoder reads as another key, naming none of the identifier's, beats an
                 # identifier's synonym ("Correio electrónico" with ``name="name"``; not "Your
@@ -604,7 +605,7 @@ class Matcher:
             return Decision(sel, text, part_key, 1.0, 1.0, margin, syn, "lexical", True, runner,
                             [f"another attribute ({part!r}) is the synonym {syn!r} of {part_key}"],
                             hits)
-        headed = None if has_visible_text(fld) else self._identifier_head(text, allowed)
+        headed = None if visible else self._identifier_head(text, allowed)
         if headed is not None:
             head_key, part, syn, before = headed
             return Decision(sel, text, head_key, 1.0, 1.0, margin, syn, "lexical", True, runner,
@@ -619,6 +620,7 @@ class Matcher:
         """The decision of the field's nearest vectors (``hits``, best first): the semantic
         step, and the mention step for a best key under its threshold."""
         ftype = str(fld.get("type") or "")
+        visible = has_visible_text(fld)
         # Every step before this reads the field's words; this one, its nearest vectors. A
         # confirmed unknown among them says "none of the keys", unless the words said one.
         if nearest_unknown is not None:
@@ -655,7 +657,7 @@ class Matcher:
             accepted, reason = False, "lexical_only"
             why = [f"the nearest synonym {top.synonym!r} is lexical-only: it counts when the "
                    "label says it, mentions it or shares a word stem with it", *why]
-        if accepted and has_visible_text(fld):
+        if accepted and visible:
             contradiction = self.contradiction(label, top.key, top.synonym)
             if contradiction is not None:
                 accepted, reason = False, "contradicted"
@@ -672,7 +674,6 @@ class Matcher:
             # ``name="user_screen_resolution"`` is a broader word: "User email", "User name").
             # A synonym that only names a part of a date (a reviewed "Month") is no mention:
             # which date a "month" is, the date-part step reads from the whole request.
-            visible = has_visible_text(fld)
             mention = self.lexicon.mention(label) if visible else self._narrow_mention(label)
             where = "the label" if visible else repr(label)
             if (visible and mention is not None and mention[0] == top.key

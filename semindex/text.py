@@ -54,7 +54,7 @@ _GENDER_MARKS = re.compile(
 
 # British English's "-isation" is American English's "-ization": "Organisation" is the
 # synonym "Organization" (the encoder reads both alike; the lexical steps compare words).
-_ISATION = re.compile(r"isation(?=s?$|al)")
+_ISATION = re.compile(r"isation(?=s?(?: |$)|al)")
 
 
 def strip_gender_marks(text: str) -> str:
@@ -77,7 +77,7 @@ def normalize(text: str, *, drop_noise: bool = False) -> str:
     identifiers, never for labels, where "Type" can be the real meaning).
     """
     folded = strip_gender_marks(unicodedata.normalize("NFKC", text))
-    words = [_ISATION.sub("ization", w) for w in split_identifier(folded).lower().split()]
+    words = _ISATION.sub("ization", split_identifier(folded).lower()).split()
     if drop_noise:
         kept = [w for w in words if w not in _NOISE and not w.isdigit()]
         words = kept or words
