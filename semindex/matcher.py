@@ -170,6 +170,16 @@ class Lexicon:
                 if as_written:
                     plain.add(norm)
         self._norms = list(self.table)
+        #: Each entry by its words written together: a compound is spelt closed, open or
+        #: hyphenated ("Postcode", "Post code"; "E-mail address", "Email address"; an
+        #: identifier's "firstname"), one entry whichever way. Entries of different keys
+        #: that close to the same letters name neither (None).
+        self._closed: dict[str, str | None] = {}
+        for norm in self.table:
+            closed = norm.replace(" ", "")
+            seen = self._closed.setdefault(closed, norm)
+            if seen is not None and self.table[seen] != self.table[norm]:
+                self._closed[closed] = None
         self._broader: dict[tuple[str, str, frozenset[str] | None, bool], bool] = {}
         self._takes_modifier: dict[tuple[str, str], bool] = {}
 
@@ -182,6 +192,11 @@ class Lexicon:
         words = normalized.split()
         return " ".join([w for w in words if w not in self.fillers] or words)
 
+    def find(self, norm: str) -> str | None:
+        """The entry that the normalised words ``norm`` are, as written or with their
+        compounds spelt otherwise ("post code" is the entry "postcode"); None if none."""
+        return norm if norm in self.table else self._closed.get(norm.replace(" ", ""))
+
     def _entry(self, norm: str) -> tuple[str | None, str]:
         """(key, synonym) of a normalised entry; key is None if it is ambiguous."""
         keys = self.table[norm]
@@ -190,8 +205,8 @@ class Lexicon:
     def exact(self, text: str) -> tuple[str | None, str | None]:
         """(key, synonym) of the entry ``text`` is exactly (once normalised), else
         (None, None); a dictionary lookup, no fuzzy search. Key is None if it is ambiguous."""
-        norm = self.norm(text)
-        return self._entry(norm) if norm in self.table else (None, None)
+        entry = self.find(self.norm(text))
+        return (None, None) if entry is None else self._entry(entry)
 
     def unqualified(self, text: str) -> tuple[str, str, list[str]] | None:
         """(key, synonym, qualifiers) when ``text`` is not a synonym but is one once its
@@ -204,7 +219,7 @@ class Lexicon:
             return None
         kept = {i for a in range(len(words)) for b in range(a + 2, min(a + MAX_SYNONYM_WORDS,
                                                                       len(words)) + 1)
-                if " ".join(words[a:b]) in self.table for i in range(a, b)}
+                if self.find(" ".join(words[a:b])) is not None for i in range(a, b)}
         dropped: dict[int, str] = {}  # by position: the evidence lists them in text order
         for q in self.qualifiers:
             n = len(q)
@@ -213,8 +228,8 @@ class Lexicon:
                     dropped[i] = " ".join(q)
                     kept |= set(range(i, i + n))  # taken: a shorter qualifier cannot reuse it
                     words[i:i + n] = [""] * n
-        rest = " ".join(w for w in words if w)
-        if not dropped or not rest or rest not in self.table:
+        rest = self.find(" ".join(w for w in words if w))
+        if not dropped or rest is None:
             return None
         key, syn = self._entry(rest)
         return (key, syn, [dropped[i] for i in sorted(dropped)]) if key not in (None, UNKNOWN) else None
@@ -237,9 +252,9 @@ class Lexicon:
         reported."""
         words = self.norm(text).split()
         for length in range(len(words), 0, -1):
-            found = [self._entry(g) for g in (" ".join(words[i:i + length])
-                                              for i in range(len(words) - length + 1))
-                     if len(g) >= MIN_MENTION and g in self.table]
+            runs = (" ".join(words[i:i + length]) for i in range(len(words) - length + 1))
+            found = [self._entry(e) for e in (self.find(g) for g in runs if len(g) >= MIN_MENTION)
+                     if e is not None]
             keys = {k for k, _ in found}
             if len(keys) > 1 and None not in keys and UNKNOWN not in keys:
                 among = frozenset(str(k) for k in keys)
@@ -263,8 +278,9 @@ class Lexicon:
         (:meth:`takes_modifier`: a city's name is no person's name)."""
         words = self.norm(text).split()
         for start in range(max(0, len(words) - MAX_SYNONYM_WORDS), len(words)):
-            run = " ".join(words[start:])
-            if len(run) < MIN_MENTION or run not in self.table:
+            written = " ".join(words[start:])
+            run = self.find(written) if len(written) >= MIN_MENTION else None
+            if run is None:
                 continue
             key, syn = self._entry(run)
             if start == 0 or key is None or key == UNKNOWN or self.takes_modifier(run, key):
@@ -300,8 +316,9 @@ class Lexicon:
         for a in range(len(words)):
             for b in range(a + 1, min(a + MAX_SYNONYM_WORDS, len(words)) + 1):
                 run = " ".join(words[a:b])
-                if len(run) >= MIN_MENTION and run in self.table:
-                    key, syn = self._entry(run)
+                entry = self.find(run) if len(run) >= MIN_MENTION else None
+                if entry is not None:
+                    key, syn = self._entry(entry)
                     if key not in (None, UNKNOWN):
                         found.setdefault(str(key), syn)
         return found
@@ -387,8 +404,9 @@ class Lexicon:
         norm = self.norm(text)
         if not norm:
             return None, 0.0, None
-        if norm in self.table and not leave_out:
-            key, syn = self._entry(norm)
+        entry = None if leave_out else self.find(norm)
+        if entry is not None:
+            key, syn = self._entry(entry)
             return key, 1.0, syn
         found = next((f for f in process.extract(norm, self._norms, scorer=fuzz.ratio, limit=2)
                       if f[0] != norm), None)

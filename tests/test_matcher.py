@@ -1619,3 +1619,40 @@ def test_a_label_read_as_another_key_outranks_an_identifier_that_it_does_not_nam
     m = Matcher(replace(load_bundle(store.resolve("latest")), encoder=encoder))
     d = m.classify([{"label": label, "name": "email_address"}])[0]
     assert (d.key, d.reason, d.accepted) == (key, reason, True), d
+
+
+# A compound is one entry however it is spelt: closed, open or hyphenated.
+_COMPOUNDS = Lexicon([("postal_code", "Postcode"), ("first_name", "First name"),
+                      ("email", "Email address"), ("email", "E-mail"), ("website", "Website"),
+                      ("full_name", "Name"), ("a", "Box car"), ("b", "Boxcar")],
+                     frozenset({"your"}), ["billing"])
+
+
+@pytest.mark.parametrize(("text", "exact"), [
+    ("Post code", ("postal_code", "Postcode")),       # open, the entry closed
+    ("Post-code *", ("postal_code", "Postcode")),     # hyphenated
+    ("firstname", ("first_name", "First name")),      # closed, the entry open
+    ("FirstName", ("first_name", "First name")),      # an identifier split by its case
+    ("E-Mail address", ("email", "Email address")),   # one of two words spelt otherwise
+    ("Your web site", ("website", "Website")),
+    ("Email", ("email", "E-mail")),
+    ("Boxcar", ("b", "Boxcar")),                      # an entry as written is that entry ...
+    ("Box-car", ("a", "Box car")),
+    ("Box cars", (None, None)),                       # ... and letters that close to no entry
+    ("B oxcar", (None, None)),                        # ... or to entries of two keys: none
+    ("Postcodes", (None, None)),                      # spelling, not stemming
+])
+def test_lexicon_reads_a_compound_however_it_is_spelt(text: str,
+                                                      exact: tuple[str | None, str | None]) -> None:
+    assert _COMPOUNDS.exact(text) == exact
+
+
+def test_every_lexical_reading_takes_the_compound_spellings() -> None:
+    assert _COMPOUNDS.mention("Billing post code") == ("postal_code", "Postcode")
+    assert _COMPOUNDS.mentioned("firstname and e-mail address") == {
+        "first_name": "First name", "email": "E-mail"}
+    assert _COMPOUNDS.unqualified("Billing post code") == ("postal_code", "Postcode", ["billing"])
+    assert _COMPOUNDS.best("Post code") == ("postal_code", 1.0, "Postcode")
+    assert _COMPOUNDS.head("customer_postcode") is None  # "customer" names no other key
+    assert _COMPOUNDS.head("website postcode") == ("postal_code", "Postcode",
+                                                   {"website": "Website"})
