@@ -173,9 +173,11 @@ class Lexicon:
         #: Each entry by its words written together: a compound is spelt closed, open or
         #: hyphenated ("Postcode", "Post code"; "E-mail address", "Email address"; an
         #: identifier's "firstname"), one entry whichever way. Entries of different keys
-        #: that close to the same letters name neither (None).
+        #: that close to the same letters name neither (None). A reviewed field text of
+        #: several parts has none: its words join across attributes, not inside a word.
         self._closed: dict[str, str | None] = {}
-        for norm in self.table:
+        for norm in dict.fromkeys(self._without_fillers(normalize(syn)) for _, syn in pairs
+                                  if PART_SEPARATOR not in syn):
             closed = norm.replace(" ", "")
             seen = self._closed.setdefault(closed, norm)
             if seen is not None and self.table[seen] != self.table[norm]:

@@ -1647,6 +1647,16 @@ def test_lexicon_reads_a_compound_however_it_is_spelt(text: str,
     assert _COMPOUNDS.exact(text) == exact
 
 
+def test_a_reviewed_text_of_several_parts_is_no_compound() -> None:
+    """Its words join across attributes (label "E-mail*", ``name="username"``): a label
+    offering "Email/Username" is not that text, however its words are spaced."""
+    lex = Lexicon([("email", "E-mail* | username"), ("email", "Email"), ("username", "Username")],
+                  frozenset())
+    assert lex.exact("Email/Username") == (None, None)
+    assert lex.exact("E-mail* | username") == ("email", "E-mail* | username")
+    assert lex.exact("E mail") == ("email", "Email")
+
+
 def test_every_lexical_reading_takes_the_compound_spellings() -> None:
     assert _COMPOUNDS.mention("Billing post code") == ("postal_code", "Postcode")
     assert _COMPOUNDS.mentioned("firstname and e-mail address") == {
