@@ -119,6 +119,20 @@ def test_an_identifier_only_field_is_its_last_word(hints_matcher: Matcher, name:
     assert f"the words before it ({qualifier!r}) qualify it" in d.evidence[0], d
 
 
+@pytest.mark.parametrize(("field", "key", "synonym"), [
+    ({"label": "Firstname:"}, "first_name", "First name"),
+    ({"label": "Zipcode *"}, "postal_code", "ZIP code"),
+    ({"label": "Coupon", "name": "postalcode"}, "postal_code", "Postal code"),
+    ({"label": "Home-page URL"}, "website", "Homepage URL"),
+])
+def test_a_compound_is_read_however_it_is_spelt(hints_matcher: Matcher, field: dict[str, str],
+                                                key: str, synonym: str) -> None:
+    """Through the real model: closed, open and hyphenated compounds are one synonym,
+    matched exactly (ratio 1.00), not by the fuzzy ratio that a calibrated version sets."""
+    d = hints_matcher.classify([field])[0]
+    assert (d.key, d.reason, d.accepted, d.synonym, d.score) == (key, "lexical", True, synonym, 1.0), d
+
+
 @pytest.mark.parametrize(("field", "evidence"), [
     # The placeholder is shown under the label: it outranks what the identifier says.
     ({"label": "请输入邮箱：", "placeholder": "Email Address", "name": "username"},
