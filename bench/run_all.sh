@@ -13,3 +13,4 @@ $PY bench/serve_load.py --store "$STORE" --concurrency 1 8 32 64 --fields 1 20 -
 $PY bench/reload.py --store "$STORE" --reloads 20
 $PY bench/train.py --scales 1 10 100 --mode build-index-feedback
 $PY bench/train.py --scales 1 --mode full-train --epochs 3
+$PY bench/matcher.py --store "$STORE"
