@@ -156,10 +156,13 @@ class Lexicon:
         #: (one site's label, such as "Publication name" confirmed as unknown, names no key).
         self._names: dict[tuple[str, ...], set[str]] = {}
         plain: set[str] = set()
+        one_part: dict[str, None] = {}  # the entries of one-part texts, in order (see _closed)
         for key, syn in pairs:
             written = normalize(syn)
             norm = self._without_fillers(written)
             self.table.setdefault(norm, set()).add(key)
+            if PART_SEPARATOR not in syn:
+                one_part.setdefault(norm)
             label = self.norm(syn.split(PART_SEPARATOR)[0]) if PART_SEPARATOR in syn else norm
             self._labels.setdefault(tuple(label.split()), set()).add(key)
             if syn not in reviewed:
@@ -176,8 +179,7 @@ class Lexicon:
         #: that close to the same letters name neither (None). A reviewed field text of
         #: several parts has none: its words join across attributes, not inside a word.
         self._closed: dict[str, str | None] = {}
-        for norm in dict.fromkeys(self._without_fillers(normalize(syn)) for _, syn in pairs
-                                  if PART_SEPARATOR not in syn):
+        for norm in one_part:
             closed = norm.replace(" ", "")
             seen = self._closed.setdefault(closed, norm)
             if seen is not None and self.table[seen] != self.table[norm]:
