@@ -353,8 +353,8 @@ def names(tmp_path: Path, sample_hints: Hints) -> Matcher:
                              "username": ["Username"], "password": ["Password"],
                              "phone": ["Phone"]}, "names")
     hints = parse_hints({**{k: v for k, v in sample_hints.to_json().items()
-                            if k in ("sibling_rules", "context_rules", "form_kinds", "type_means")},
-                         "repeatable": ["password"],
+                            if k in ("sibling_rules", "context_rules", "form_kinds")},
+                         "type_means": {"password": "password"}, "repeatable": ["password"],
                          "values": {"first_name": ["Jane"], "full_name": ["Jane Doe"]}}, "hints", canon.keys)
     store = ModelStore(tmp_path / "ms")
     build_local_version(store, canon, "hash:64", HashEncoder(64), thresholds=Thresholds(0.5),

@@ -91,6 +91,20 @@ def test_a_text_input_is_a_password_only_where_its_words_say_it(hints_matcher: M
     assert (d.key, d.reason, d.accepted) == ("password", reason, reason != "type"), d
 
 
+@pytest.mark.parametrize(("field", "key", "reason"), [
+    ({"label": "Link", "name": "link", "type": "url"}, "website", "type"),
+    ({"label": "Link", "name": "link"}, None, "below_threshold"),     # the words alone: too far
+    ({"placeholder": "https://", "type": "url"}, "website", "type"),
+    ({"placeholder": "https://"}, None, "below_threshold"),
+])
+def test_a_url_input_is_the_website(hints_matcher: Matcher, field: dict[str, str],
+                                    key: str | None, reason: str) -> None:
+    """Through the real model: the sample hints file's ``type_means`` makes a URL input the
+    one key whose value is a URL, where its words alone would not."""
+    d = hints_matcher.classify([field])[0]
+    assert ((d.key if d.accepted else None), d.reason) == (key, reason), d
+
+
 @pytest.mark.parametrize(("label", "key", "synonym"), [
     ("Nom d'utilisateur·rice", "username", "Nom d'utilisateur"),
     ("Usuario/a:", "username", "Usuario"),
