@@ -4,9 +4,10 @@ Per match: text is trimmed and cut to ``maxlength`` (status ``truncated`` when t
 cut something, so a client need not fill a cut e-mail address); a ``<select>`` gets the option that
 matches the value (exact, then normalised, then by embedding when an encoder is given);
 dates are written as ISO for ``type=date`` or in the format the placeholder hints
-(``MM/DD/YYYY``), and a field whose words name one part of a date (the hints file's
-``date_parts``: "Day", "MM", "Jahr", ...; the decision's ``text`` carries its label, name
-and id) gets that part: a birth date is often three selects; a field's HTML ``pattern``
+(``MM/DD/YYYY``), and a field that declares one part of a date (``autocomplete="bday-day"``)
+or whose words name one (the hints file's ``date_parts``: "Day", "MM", "Jahr", ...; the
+decision's ``text`` carries its label, name and id) gets that part: a birth date is often
+three selects; a field's HTML ``pattern``
 must accept the value, else the value without separators, else its digits
 (``+1 (555) 010-9999`` -> ``15550109999`` for ``[0-9]{11}``), or the field is left empty
 with status ``pattern_mismatch`` (a browser would refuse the form); a missing profile
@@ -36,6 +37,8 @@ _DATE_INPUTS = ("%Y-%m-%d", "%Y/%m/%d", "%d.%m.%Y", "%m/%d/%Y", "%d/%m/%Y", "%Y%
 _FORMAT_HINT = re.compile(r"(dd|mm|yyyy|yy)([./\- ])(dd|mm|yyyy|yy)\2(dd|mm|yyyy|yy)", re.I)
 _SEPARATORS = re.compile(r"[\s\-./()]+")
 SELECT_MIN_SIMILARITY = 0.6
+#: The autofill spec's birth-date part tokens (a field that declares one gets that part).
+_DECLARED_PARTS = {"bday-day": "day", "bday-month": "month", "bday-year": "year"}
 _MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
            "September", "October", "November", "December")
 
@@ -74,10 +77,17 @@ def date_format_from_hint(hint: str) -> str | None:
     return sep.join(parts[x.lower()] for x in (a, b, c))
 
 
-def date_part(match: Mapping[str, Any], parts: Mapping[str, frozenset[str]]) -> str | None:
-    """The one part of a date (``day``, ``month``, ``year``) that the field's words name
-    (its decision ``text`` and placeholder, whole words); None for none or several
-    ("Date of birth (DD/MM/YYYY)" is the whole date)."""
+def date_part(match: Mapping[str, Any], parts: Mapping[str, frozenset[str]] | None) -> str | None:
+    """The one part of a date (``day``, ``month``, ``year``) that the field declares
+    (``autocomplete="bday-day"``, ...) or else that its words name (its decision ``text``
+    and placeholder, whole words, by the hints file's ``date_parts``); None for none or
+    several ("Date of birth (DD/MM/YYYY)" is the whole date)."""
+    declared = [_DECLARED_PARTS[t] for t in str(match.get("autocomplete") or "").lower().split()
+                if t in _DECLARED_PARTS]
+    if declared:
+        return declared[-1]  # the field name is the last detail token
+    if not parts:
+        return None
     said = " ".join(str(match.get(a) or "") for a in ("text", "placeholder"))
     words = set(normalize(said).split())
     named = [p for p in DATE_PARTS if words & parts.get(p, frozenset())]
@@ -173,7 +183,7 @@ def _fill_key(sel: str | None, key: str | None, match: Mapping[str, Any], profil
     if not _held(raw):
         return FillResult(sel, key, "", "missing")
     value = str(raw).strip()
-    part = date_part(match, parts) if parts else None
+    part = date_part(match, parts)
     when = parse_date(value) if part is not None else None
     if part is not None and when is not None:
         return _fill_part(sel, key, when, part, match)

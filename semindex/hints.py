@@ -3,7 +3,7 @@
 A hints file (JSON, conventionally ``<canonical>.hints.json``) maps HTML evidence to keys::
 
     {
-      "autocomplete": {"given-name": "first_name", "email": "email", ...},
+      "autocomplete": {"given-name": "first_name", "email": "email", "cc-number": null, ...},
       "types": {"email": ["email"], "password": ["password"], "checkbox": [], ...},
       "type_means": {"password": "password"},
       "inputmode": {"email": ["email", "username"], "tel": ["phone"], ...},
@@ -52,7 +52,7 @@ log = logging.getLogger(__name__)
 #: The parts of a date a field can hold on its own (see ``Hints.date_parts``).
 DATE_PARTS = ("day", "month", "year")
 # Autofill detail tokens that only qualify the field (section-*, shipping, billing, ...).
-_QUALIFIERS = ("shipping", "billing", "home", "work", "mobile", "fax", "pager", "webauthn")
+_QUALIFIERS = ("shipping", "billing", "home", "work", "mobile", "webauthn")
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,9 @@ def says_one_of(text: str, words: tuple[str, ...]) -> bool:
 
 @dataclass(frozen=True)
 class Hints:
-    autocomplete: dict[str, str] = field(default_factory=dict)
+    #: Autofill detail token -> key; ``None``: a token that names none of the keys
+    #: (``tel-country-code``, ``cc-number``, ``one-time-code``).
+    autocomplete: dict[str, str | None] = field(default_factory=dict)
     types: dict[str, list[str]] = field(default_factory=dict)
     repeatable: frozenset[str] = frozenset()
     context_rules: tuple[dict[str, str], ...] = ()
@@ -209,16 +211,19 @@ class Hints:
         rest = [w for w in words if w not in self.date_parts[part] and w not in self.fillers]
         return part if all(says_one_of(w, also) for w in rest) else None
 
-    def autocomplete_key(self, value: str | None) -> str | None:
-        """The key named by an ``autocomplete`` attribute (qualifier tokens skipped)."""
+    def autocomplete_token(self, value: str | None) -> tuple[str, str | None] | None:
+        """The declared field name of an ``autocomplete`` attribute and its key (None: the
+        token names none of the keys), qualifier tokens skipped; None when the attribute
+        holds no declared token (``off``, ``on``, a site's own word): it says nothing."""
         if not value:
             return None
-        tokens = [t for t in value.lower().split()
-                  if not t.startswith("section-") and t not in _QUALIFIERS]
-        for token in reversed(tokens):  # the field name is the last detail token
-            if token in self.autocomplete:
-                return self.autocomplete[token]
-        return None
+        declared = [(t, self.autocomplete[t]) for t in value.lower().split()
+                    if t in self.autocomplete and not t.startswith("section-") and t not in _QUALIFIERS]
+        if not declared:
+            return None
+        # The field name is the last detail token, but one that names none of the keys rules
+        # them out wherever it stands: ``fax tel`` is a fax number (``"fax": null``).
+        return next((d for d in declared if d[1] is None), declared[-1])
 
     def keys_for_type(self, html_type: str | None) -> list[str] | None:
         """The only keys a field of this HTML type can be (``[]``: none, e.g. a checkbox),
@@ -364,7 +369,8 @@ def parse_hints(obj: Any, source: str, keys: list[str] | None = None) -> Hints:
                "values", "synonyms", "needs_words", "needs_types", "date_parts", "composites", "word_lists")
     if any(not isinstance(obj.get(name, {}), dict) for name in objects):
         raise DataError(f"{source}: {', '.join(repr(n) for n in objects)} must be objects")
-    autocomplete = {str(t).lower(): check_key(k, f"autocomplete.{t}") for t, k in ac.items()}
+    autocomplete = {str(t).lower(): None if k is None else check_key(k, f"autocomplete.{t}")
+                    for t, k in ac.items()}
     def key_lists(name: str) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {}
         for t, ks in obj.get(name, {}).items():

@@ -1,6 +1,7 @@
 """The classify logic: from form fields (or bare texts) to keys, with reasons.
 
-Per field, in order of strength: the ``autocomplete`` attribute (declared evidence),
+Per field, in order of strength: the ``autocomplete`` attribute (declared evidence; a
+token that names none of the keys, such as ``cc-number``, rules them all out),
 the field's ``type`` (a declared type admits only its keys: a checkbox holds no name; a
 few types decide the key outright: a password input is a password), the options of a
 ``<select>`` (mostly country names: country), ``inputmode``, ``pattern`` (tested against
@@ -539,10 +540,14 @@ class Matcher:
         if rule_key in keys:
             return Decision(sel, text, rule_key, 1.0, 0.0, margin, None, "form_rule", True, runner,
                             [f"form kind {form_kind}: {fld.get('type')} field is {rule_key}"], hits)
-        ac_key = self.bundle.hints.autocomplete_key(str(fld.get("autocomplete") or ""))
-        if ac_key in keys:
-            return Decision(sel, text, ac_key, 1.0, 0.0, margin, None, "autocomplete", True, runner,
-                            [f"autocomplete={fld.get('autocomplete')}"], hits)
+        declared = self.bundle.hints.autocomplete_token(str(fld.get("autocomplete") or ""))
+        if declared is not None and declared[1] in keys:
+            return Decision(sel, text, declared[1], 1.0, 0.0, margin, None, "autocomplete", True,
+                            runner, [f"autocomplete={fld.get('autocomplete')}"], hits)
+        if declared is not None and declared[1] is None:  # the page says what else it is
+            return Decision(sel, text, None, 0.0, 0.0, 0.0, None, "autocomplete", False, None,
+                            [f"autocomplete={fld.get('autocomplete')}: {declared[0]!r} names "
+                             "none of the keys"], hits)
         type_key = self.bundle.hints.type_means.get(ftype.lower())
         if type_key in keys:
             return Decision(sel, text, type_key, 1.0, 0.0, margin, None, "type", True, runner,

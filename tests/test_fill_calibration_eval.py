@@ -117,6 +117,9 @@ MONATE = ["Monat", "Januar", "Februar", "März", "April", "Mai", "Juni", "Juli",
     ({"text": "", "placeholder": "YYYY"}, "1815", "filled"),
     ({"text": "Date of birth | dd mm yyyy", "placeholder": "DD.MM.YYYY"}, "10.12.1815", "filled"),
     ({"text": "Birthday"}, "1815-12-10", "filled"),  # no part named: the whole date
+    ({"text": "dob1", "autocomplete": "bday-month", "options": MONTHS}, "12", "filled"),  # declared
+    ({"text": "Month", "autocomplete": "section-a bday-year"}, "1815", "filled"),  # declared first
+    ({"text": "Birthday", "autocomplete": "bday"}, "1815-12-10", "filled"),
 ])
 def test_fill_writes_the_part_of_a_date_that_the_field_names(
         sample_hints: Hints, match: dict[str, Any], value: str, status: str) -> None:
@@ -130,6 +133,8 @@ def test_date_parts_need_a_date_value_and_the_hints() -> None:
     assert day_phone[0].value == "555 0100"  # not a date: written whole
     assert fill(PROFILE, [{"key": "date_of_birth", "text": "Day"}])[0].value == "1815-12-10"  # no parts
     assert fill(PROFILE, [{"key": "date_of_birth", "text": "Day"}], parts=parts)[0].value == "10"
+    declared = {"key": "date_of_birth", "text": "dob", "autocomplete": "bday-day"}
+    assert fill(PROFILE, [declared])[0].value == "10"  # a declared part needs no hints
 
 
 @pytest.mark.parametrize(("hint", "fmt"), [("MM/DD/YYYY", "%m/%d/%Y"), ("yyyy-mm-dd", "%Y-%m-%d"),

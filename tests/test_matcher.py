@@ -32,7 +32,8 @@ from tests.conftest import SAMPLE
 @pytest.fixture
 def matcher(tmp_path: Path, tiny, sample_hints: Hints) -> Matcher:  # type: ignore[no-untyped-def]
     hints = parse_hints({**sample_hints.to_json(), "autocomplete": {
-        k: v for k, v in sample_hints.autocomplete.items() if v in tiny.synonyms}, "types": {
+        k: v for k, v in sample_hints.autocomplete.items() if v is None or v in tiny.synonyms},
+        "types": {
         "email": ["email", "username"], "password": ["password"], "date": ["date_of_birth"],
         "select": ["date_of_birth", "postal_code", "email"], "checkbox": []},
         "type_means": {"password": "password"},
@@ -105,6 +106,13 @@ def test_pattern_narrows_the_keys(matcher: Matcher, field: dict[str, Any], lexic
     ({"type": "text"}, None, "no_text"),
     ({"label": "Whatever", "autocomplete": "shipping given-name"}, "first_name", "autocomplete"),
     ({"label": "x", "autocomplete": "section-a billing bday"}, "date_of_birth", "autocomplete"),
+    ({"label": "x", "autocomplete": "bday-month"}, "date_of_birth", "autocomplete"),
+    # A token that names none of the keys rules them out ...
+    ({"label": "Surname", "autocomplete": "cc-number"}, None, "autocomplete"),
+    ({"label": "ZIP code", "autocomplete": "shipping tel-country-code"}, None, "autocomplete"),
+    # ... a word that is no declared token says nothing.
+    ({"label": "Surname", "autocomplete": "off"}, "last_name", "lexical"),
+    ({"label": "Surname", "autocomplete": "nope-4711"}, "last_name", "lexical"),
     ({"label": "Surname", "type": "checkbox"}, None, "type"),  # a checkbox holds no key
     ({"label": "Surname", "type": "CheckBox"}, None, "type"),
     ({"label": "Hasło", "type": "password"}, "password", "type"),  # the type decides
@@ -123,6 +131,38 @@ def test_reasons(matcher: Matcher, field: dict[str, Any], key: str | None, reaso
     d = matcher.classify([field])[0]
     assert d.reason == reason
     assert (d.key if d.accepted else None) == key
+
+
+@pytest.mark.parametrize(("value", "found"), [
+    ("given-name", ("given-name", "first_name")),
+    ("section-a shipping postal-code", ("postal-code", "postal_code")),
+    ("work tel", ("tel", "phone")),                  # a contact kind qualifies the number ...
+    ("fax tel", ("fax", None)),                      # ... but a fax number is no phone
+    ("mobile tel-country-code", ("tel-country-code", None)),
+    ("username webauthn", ("username", "username")),
+    ("bday-year", ("bday-year", "date_of_birth")),
+    ("off", None), ("nope-4711", None), ("shipping", None), ("", None),
+])
+def test_the_sample_hints_read_autocomplete_tokens(sample_hints: Hints, value: str,
+                                                   found: tuple[str, str | None] | None) -> None:
+    assert sample_hints.autocomplete_token(value) == found
+
+
+def test_an_autocomplete_token_that_names_no_key_is_final(matcher: Matcher, tiny) -> None:  # type: ignore[no-untyped-def]
+    """A declared token that the hints file maps to null (the autofill spec's card, dialling
+    code, one-time code ...) is none of the keys, whatever the field's words; the form-level
+    steps (assignment, sibling rules) leave it, and the hints file round-trips it."""
+    fields = [{"selector": "#a", "label": "Email address", "autocomplete": "one-time-code"},
+              {"selector": "#b", "label": "Email address"}]
+    first, second = matcher.classify(fields)
+    assert (first.key, first.accepted, first.reason) == (None, False, "autocomplete")
+    assert first.evidence == ["autocomplete=one-time-code: 'one-time-code' names none of the keys"]
+    assert (second.key, second.accepted) == ("email", True)
+    hints = matcher.bundle.hints
+    assert hints.autocomplete_token("section-x mobile tel-local") == ("tel-local", None)
+    assert hints.autocomplete_token("shipping") is None
+    again = parse_hints(json.loads(json.dumps(hints.to_json())), "hints", tiny.keys)
+    assert again.autocomplete == hints.autocomplete and None in again.autocomplete.values()
 
 
 def test_decision_carries_explanation(matcher: Matcher) -> None:
@@ -699,6 +739,8 @@ def test_a_label_that_names_other_keys_contradicts_the_semantic_step(
 @pytest.mark.parametrize(("obj", "message"), [
     ({"types": {"email": ["nope"]}}, "types.email: 'nope' is not a canonical key"),
     ({"type_means": {"password": "pwd"}}, "type_means.password: 'pwd' is not a canonical key"),
+    ({"autocomplete": {"tel": "phone"}}, "autocomplete.tel: 'phone' is not a canonical key"),
+    ({"autocomplete": {"tel": 5}}, "autocomplete.tel: 5 is not a canonical key"),  # a key or null
     ({"type_means": ["password"]}, "must be objects"),
     ({"types": {"email": "email"}}, "types.email must be a list of keys"),
     ({"context_rules": [{"key": "email"}]}, r"context_rules\[0\] needs 'form_kind' and 'key'"),

@@ -821,6 +821,49 @@ def test_a_birth_date_in_three_selects_is_filled_part_by_part(service: Service) 
                    "#e": ("ada@example.com", "filled")}
 
 
+def test_the_autofill_tokens_decide_and_rule_out(service: Service) -> None:
+    """A checkout form through the real service: tokens that name a key decide it (the birth
+    date's parts, the middle name), tokens that name none (a dialling code, a card number)
+    rule every key out whatever the words say, a word that is no token says nothing, and
+    /ml/fill writes each birth-date select the part its token declares."""
+    months = [{"value": str(i), "label": m} for i, m in enumerate(
+        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"], 1)]
+    fields = [
+        {"selector": "#cc", "label": "Country", "name": "phone_country", "type": "select",
+         "autocomplete": "tel-country-code", "options": ["+49", "+33", "+1"]},
+        {"selector": "#ph", "label": "Phone", "name": "phone", "type": "tel",
+         "autocomplete": "tel-national"},
+        {"selector": "#card", "label": "Card number", "name": "card", "autocomplete": "cc-number"},
+        {"selector": "#mn", "label": "Second forename", "autocomplete": "additional-name"},
+        {"selector": "#em", "label": "Email", "type": "email", "autocomplete": "off"},
+        {"selector": "#d1", "name": "dob1", "type": "select", "autocomplete": "bday-day",
+         "options": [str(d) for d in range(1, 32)]},
+        {"selector": "#d2", "name": "dob2", "type": "select", "autocomplete": "bday-month",
+         "options": months},
+        {"selector": "#d3", "name": "dob3", "type": "select", "autocomplete": "bday-year",
+         "options": [str(y) for y in range(2010, 1930, -1)]}]
+    r = service.post("/ml/classify", {"fields": fields})
+    assert r.status_code == 200, r.text
+    out = {m["selector"]: m for m in r.json()["matches"] + r.json()["rejected"]}
+    got = {s: (m["key"], m["accepted"], m["reason"]) for s, m in out.items()}
+    assert got["#cc"] == (None, False, "autocomplete") and got["#card"] == (None, False, "autocomplete")
+    assert "'tel-country-code' names none of the keys" in out["#cc"]["evidence"][0]
+    assert got["#ph"] == ("phone", True, "autocomplete")
+    assert got["#mn"] == ("middle_name", True, "autocomplete")
+    assert got["#em"][:2] == ("email", True) and got["#em"][2] != "autocomplete"
+    assert [got[s] for s in ("#d1", "#d2", "#d3")] == [("date_of_birth", True, "autocomplete")] * 3
+    by_selector = {f["selector"]: f for f in fields}
+    matches = [{**m, "options": by_selector[s].get("options"),
+                "autocomplete": by_selector[s]["autocomplete"]}
+               for s, m in out.items() if m["accepted"]]
+    r = service.post("/ml/fill", {"user_profile": {"date_of_birth": "1990-04-23", "phone": "030 1234",
+                                                   "email": "ada@example.com"}, "matches": matches})
+    assert r.status_code == 200, r.text
+    filled = {f["selector"]: f["value"] for f in r.json()["fills"]}
+    assert {s: filled[s] for s in ("#d1", "#d2", "#d3", "#ph")} == {
+        "#d1": "23", "#d2": "4", "#d3": "1990", "#ph": "030 1234"}
+
+
 def test_unlabelled_date_parts_are_the_birth_date_the_form_asks_for(service: Service) -> None:
     """The date-part step through the real model: selects that say only "dia", "mes", "ano"
     are the birth date where the form's heading says "Data de nascimento", and nothing where

@@ -116,6 +116,8 @@ class MatchIn(BaseModel):
                              "date (Day, MM, Jahr) gets that part")
     type: Text | None = None
     placeholder: Text | None = None
+    autocomplete: Text | None = Field(None, description="the field's autocomplete attribute: "
+                                      "bday-day, bday-month, bday-year get that part of a date")
     maxlength: int | None = Field(None, ge=0)
     pattern: Text | None = Field(None, description="the field's HTML pattern: the value must match it")
     options: list[Text | Option] | None = None
