@@ -370,7 +370,7 @@ def parse_hints(obj: Any, source: str, keys: list[str] | None = None) -> Hints:
     if any(not isinstance(obj.get(name, {}), dict) for name in objects):
         raise DataError(f"{source}: {', '.join(repr(n) for n in objects)} must be objects")
     autocomplete = {str(t).lower(): None if k is None else check_key(k, f"autocomplete.{t}")
-                    for t, k in ac.items()}
+                    for t, k in ac.items()}  # null: the token names none of the keys
     def key_lists(name: str) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {}
         for t, ks in obj.get(name, {}).items():

@@ -358,6 +358,8 @@ def test_classify_bad_input(service: Service, body: Any, status: int, message: s
      "fields.0.options.1.Option.value: Value error, a lone surrogate"),
     ("/ml/fill", b'{"user_profile": {"email": "a\\ud800@b.c"}, "matches": []}', 422,
      "user_profile.email: Value error, a lone surrogate"),
+    ("/ml/fill", b'{"user_profile": {}, "matches": [{"key": "email", "autocomplete": "\\ud800"}]}',
+     422, "matches.0.autocomplete: Value error, a lone surrogate"),
     ("/ml/feedback", b'{"query": "Zip\\udc00", "matched_key": "postal_code", "correct": true}', 422,
      "query: "),
 ])
