@@ -51,6 +51,7 @@ from semindex.text import (
     is_generic,
     normalize,
     request_text,
+    written_attributes,
 )
 
 # Threshold adjustments (added to the calibrated threshold). Small on purpose: they break
@@ -272,7 +273,7 @@ class Lexicon:
                 return (key, syn) if len(keys) == 1 and key not in (None, UNKNOWN) else None
         return None
 
-    def head(self, text: str) -> tuple[str, str, dict[str, str]] | None:
+    def head(self, text: str, *, bare: bool = False) -> tuple[str, str, dict[str, str]] | None:
         """(key, synonym, what the words before it name) when ``text`` ends in a synonym
         and the words before it name another key: the head of a compound identifier, whose
         other words qualify it (``tbCompanyAddress`` is an address, ``CompanyURL`` a URL,
@@ -280,7 +281,8 @@ class Lexicon:
         text; a text that is wholly an entry ("email address") or whose first words name
         nothing else has no head here (:meth:`mention` and :meth:`exact` read those), and
         neither has one that ends in a word whose modifier says whose it is
-        (:meth:`takes_modifier`: a city's name is no person's name)."""
+        (:meth:`takes_modifier`: a city's name is no person's name). ``bare``: also when the
+        words before it name nothing (``dest_address``)."""
         words = self.norm(text).split()
         for start in range(max(0, len(words) - MAX_SYNONYM_WORDS), len(words)):
             written = " ".join(words[start:])
@@ -291,7 +293,7 @@ class Lexicon:
             if start == 0 or key is None or key == UNKNOWN or self.takes_modifier(run, key):
                 return None
             before = self.mentioned(" ".join(words[:start]))
-            return (key, syn, before) if set(before) - {key} else None
+            return (key, syn, before) if bare or set(before) - {key} else None
         return None
 
     def takes_modifier(self, run: str, key: str) -> bool:
@@ -507,7 +509,7 @@ class Matcher:
                      for f, t, h, a in zip(fields, texts, all_hits, admitted, strict=True)]
         firsts = [first_attribute(f) for f in fields]  # what numbers and date parts read
         if hints.numbered:
-            numbers = [self.lexicon.number(first) for first in firsts]
+            numbers = [self._number(f, d.key, hints.numbered) for f, d in zip(fields, decisions)]
             apply_numbers(decisions, hints.numbered, numbers, admitted)
         if hints.needs_words:
             said = request_text(fields, form)
@@ -695,14 +697,16 @@ class Matcher:
             # found through a lexical-only synonym). A label that mentions no one key leaves
             # it to the other attributes ("Join our mailing list" with name="newsletter_email")
             # when those that mention a key agree; a broader word there counts for nothing
-            # (``name="suggest_name"``).
+            # (``name="suggest_name"``), unless it ends a compound and takes no modifier
+            # (``name="dest_address"``: "Address" lies in "Email address" alone; "Name"
+            # takes the key of the words before it, :meth:`Lexicon.takes_modifier`).
             # A field with no label or placeholder has only identifiers: they mention a
             # key by a narrow word only, as the other attributes below do ("user" in
             # ``name="user_screen_resolution"`` is a broader word: "User email", "User name").
             # A synonym that only names a part of a date (a reviewed "Month") is no mention:
             # which date a "month" is, the date-part step reads from the whole request.
             mention = self.lexicon.mention(label) if visible else self._narrow_mention(label)
-            where = "the label" if visible else repr(label)
+            where, says = ("the label" if visible else repr(label)), "mentions"
             if (visible and mention is not None and mention[0] == top.key
                     and self.lexicon.broader(mention[1], top.key, named=True)
                     and self.lexicon.other_words(label, mention[1])):
@@ -714,6 +718,9 @@ class Matcher:
                 mention = None
             if mention is None:
                 by_parts = self._named_by_parts(text, self._narrow_mention)
+                if not by_parts:  # a compound identifier is written head last
+                    by_parts = self._named_by_parts(text, self._head_word, skip=int(visible))
+                    says = "ends in"
                 if list(by_parts) == [top.key]:
                     part, syn = by_parts[top.key]
                     where, mention = repr(part), (top.key, syn)
@@ -722,11 +729,11 @@ class Matcher:
                 if forbidden:
                     return Decision(sel, text, top.key, top.score, threshold, margin, mention[1],
                                     "type", False, runner,
-                                    [f"{where} mentions {mention[1]!r}, a synonym of {top.key}",
+                                    [f"{where} {says} {mention[1]!r}, a synonym of {top.key}",
                                      *why], hits)
                 return Decision(sel, text, top.key, top.score, threshold, margin, mention[1],
                                 "mention", True, runner,
-                                [f"{where} mentions {mention[1]!r}, a synonym of {top.key}, the "
+                                [f"{where} {says} {mention[1]!r}, a synonym of {top.key}, the "
                                  f"semantic step's best key ({top.score:.2f}, threshold "
                                  f"{threshold:.2f})", *why], hits)
         return Decision(sel, text, top.key, top.score, threshold, margin, top.synonym,
@@ -824,6 +831,20 @@ class Matcher:
         key, (part, syn) = next(iter(found.items()))
         return (key, part, syn, False) if admitted(key) else None
 
+    def _number(self, fld: Mapping[str, Any], key: str | None,
+                numbered: Sequence[Sequence[str]]) -> int | None:
+        """The number the field's first attribute ends in (:meth:`Lexicon.number`); where
+        it ends in none, the number of a later attribute whose words name a key of
+        ``key``'s series: the attribute that says which address it is says which line too
+        ("Suite / Apt #" with ``name="shipping_address2"``)."""
+        written = written_attributes(fld)
+        n = self.lexicon.number(written[0]) if written else None
+        series = next((s for s in numbered if key in s), None)
+        if n is not None or series is None:
+            return n
+        return next((m for raw in written[1:] if (m := self.lexicon.number(raw)) is not None
+                     and not set(series).isdisjoint(self.lexicon.mentioned(raw))), None)
+
     def _identifier_head(self, text: str, allowed: Collection[str] | None,
                          ) -> tuple[str, str, str, dict[str, str]] | None:
         """(key, identifier, synonym, what the words before it name) for a field that has
@@ -844,11 +865,12 @@ class Matcher:
 
     @staticmethod
     def _named_by_parts(text: str, find: Callable[[str], tuple[str | None, str | None] | None],
-                        ) -> dict[str, tuple[str, str]]:
+                        skip: int = 1) -> dict[str, tuple[str, str]]:
         """Per key that ``find`` names in the field's other attributes (placeholder, name,
-        id: the parts of ``text`` after the first), the first such attribute and synonym."""
+        id: the parts of ``text`` after the first ``skip``), the first such attribute and
+        synonym."""
         found: dict[str, tuple[str, str]] = {}
-        for part in text.split(PART_SEPARATOR)[1:]:
+        for part in text.split(PART_SEPARATOR)[skip:]:
             key, syn = find(part) or (None, None)
             if key is not None and syn is not None:
                 found.setdefault(key, (part, syn))
@@ -879,6 +901,16 @@ class Matcher:
             return None
         named = ", ".join(f"{syn!r} ({k})" for k, syn in other.items())
         return f"the label names {named}, not {key}: the semantic step's key is contradicted"
+
+    def _head_word(self, text: str) -> tuple[str, str] | None:
+        """(key, synonym) of the synonym that ends ``text`` after words of its own
+        (:meth:`Lexicon.head`, ``bare``): the head of a compound identifier, even a
+        broader word, unless it takes a modifier; None for a text that offers
+        alternatives."""
+        if self.lexicon.alternatives(text, self.bundle.hints.or_words).keys:
+            return None  # a list ("City, Country") has no head
+        found = self.lexicon.head(text, bare=True)
+        return None if found is None else (found[0], found[1])
 
     def _narrow_mention(self, text: str) -> tuple[str, str] | None:
         """:meth:`Lexicon.mention` of ``text``, unless the synonym is a broader word."""

@@ -125,11 +125,16 @@ def has_visible_text(field: Mapping[str, Any]) -> bool:
     return any(_attr(field, a) for a in VISIBLE_ATTRIBUTES)
 
 
-def first_attribute(field: Mapping[str, Any]) -> str:
-    """The field's first attribute with text (label, else placeholder, ``name``, ``id``) as
-    written: an identifier keeps its digits here (``name="Address2"``), unlike in
+def written_attributes(field: Mapping[str, Any]) -> list[str]:
+    """The field's attributes with text (label, placeholder, ``name``, ``id``, in that
+    order) as written: an identifier keeps its digits here (``name="Address2"``), unlike in
     :func:`field_text`."""
-    return next((raw for raw in (_attr(field, a) for a in TEXT_ATTRIBUTES) if raw), "")
+    return [raw for raw in (_attr(field, a) for a in TEXT_ATTRIBUTES) if raw]
+
+
+def first_attribute(field: Mapping[str, Any]) -> str:
+    """The first of :func:`written_attributes` (label, else placeholder, ``name``, ``id``)."""
+    return next(iter(written_attributes(field)), "")
 
 
 #: The form's own words (see ``FormIn``), read with its fields' by :func:`request_text`.

@@ -1219,6 +1219,13 @@ def test_numbered_labels_through_the_matcher(tmp_path: Path, sample_hints: Hints
     # Unlabelled, the name says the number: the text the lexical step reads drops the
     # identifier's digits ("street address"), the number is read from the name as written.
     assert (named.text, named.key, named.reason) == ("street address", "address_line2", "number")
+    # A label that ends in no number leaves it to the attribute whose words name the
+    # address: the identifier that says which address says which line.
+    suite, other = m.classify([{"selector": "#s", "label": "Qwxz", "name": "shipping_address2"},
+                               {"selector": "#o", "label": "Street address", "name": "field2"}])
+    assert (suite.key, suite.reason) == ("address_line2", "number"), suite.evidence
+    assert suite.runner_up is not None and suite.runner_up["key"] == "address_line1"
+    assert (other.key, other.reason) == ("address_line1", "lexical")  # "field2" names no address
 
 
 def test_lexicon_reports_the_synonym_as_written() -> None:
@@ -1303,8 +1310,10 @@ def test_a_date_part_word_is_no_mention_of_the_date(tmp_path: Path, tiny) -> Non
 def test_a_broader_word_in_another_attribute_says_nothing(tmp_path: Path) -> None:
     from semindex.data import parse_canonical
 
+    # "Name" lies in two other keys' entries: a word that takes its modifier's key, so no
+    # identifier's head either (``suggest_name``).
     canon = parse_canonical({"full_name": ["Name"], "username": ["User name"],
-                             "email": ["Email"]}, "names")
+                             "company": ["Company name"], "email": ["Email"]}, "names")
     lex = Lexicon([(r.key, r.synonym) for r in canon.records()])
     assert lex.broader("Name", "full_name")  # inside "User name", another key's
     assert not lex.broader("User name", "username") and not lex.broader("Email", "email")
@@ -1495,6 +1504,18 @@ def test_lexicon_head_of_a_compound_identifier(text: str, head: tuple[str, str, 
     assert Lexicon(HEADS).head(text) == head
 
 
+@pytest.mark.parametrize(("text", "head"), [
+    ("dest address", ("address_line1", "Address", {})),  # words of its own before the head
+    ("body company address", ("address_line1", "Address", {"company": "Company"})),
+    ("suggest name", None),          # "Name" takes its modifier's key
+    ("email address", None),         # wholly an entry
+    ("address", None),               # nothing before it
+    ("address for", None),           # it does not end in a synonym
+])
+def test_lexicon_bare_head(text: str, head: tuple[str, str, dict[str, str]] | None) -> None:
+    assert Lexicon(HEADS).head(text, bare=True) == head
+
+
 @pytest.mark.parametrize(("run", "key", "takes"), [
     ("name", "full_name", True),        # First name, Last name, Company name: three other keys
     ("address", "address_line1", False),  # Email address: one
@@ -1545,6 +1566,33 @@ def test_an_identifier_head_does_not_decide(head_matcher: Matcher, field: dict[s
     assert not any("ends in" in e for e in d.evidence), d
     if "label" in field:
         assert (d.key, d.reason) == ("company", "lexical")
+
+
+@pytest.mark.parametrize(("field", "key", "accepted", "evidence"), [
+    # The semantic step's best key under its threshold, and an identifier that ends in one
+    # of its synonyms: two weak signals that agree, as a mention. "Address" lies in "Email
+    # address" alone, so it is the head of the compound.
+    ({"label": "Where to", "name": "dest_address"}, "address_line1", True,
+     "'dest address' ends in 'Address', a synonym of address_line1"),
+    ({"name": "dest_address"}, "address_line1", True,
+     "'dest address' ends in 'Address', a synonym of address_line1"),
+    # "Name" takes the key of its modifier (First / Last / Company name): no head.
+    ({"label": "Qwxz", "name": "suggest_name"}, None, False, None),
+    # A list offers alternatives: it has no head ("Address" is the semantic step's best key).
+    ({"label": "Qwxz", "placeholder": "City, Address"}, "address_line1", False, None),
+])
+def test_an_identifier_head_agrees_with_the_semantic_step(
+        head_matcher: Matcher, field: dict[str, str], key: str | None, accepted: bool,
+        evidence: str | None) -> None:
+    d = head_matcher.classify([field])[0]
+    assert d.accepted is accepted, d
+    assert d.reason == ("mention" if accepted else "below_threshold"), d
+    if key is not None:
+        assert d.key == key, d
+    if evidence is not None:
+        assert d.evidence[0].startswith(evidence), d.evidence
+    else:
+        assert not any("ends in" in e for e in d.evidence), d.evidence
 
 
 PAGE = {"full_name": ["Name"], "first_name": ["First name"], "company": ["Company name", "Firm"],
