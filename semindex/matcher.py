@@ -273,16 +273,15 @@ class Lexicon:
                 return (key, syn) if len(keys) == 1 and key not in (None, UNKNOWN) else None
         return None
 
-    def head(self, text: str, *, bare: bool = False) -> tuple[str, str, dict[str, str]] | None:
+    def head(self, text: str) -> tuple[str, str, dict[str, str]] | None:
         """(key, synonym, what the words before it name) when ``text`` ends in a synonym
-        and the words before it name another key: the head of a compound identifier, whose
-        other words qualify it (``tbCompanyAddress`` is an address, ``CompanyURL`` a URL,
-        ``usuario_apellidos`` a surname). The synonym is the longest run that ends the
-        text; a text that is wholly an entry ("email address") or whose first words name
-        nothing else has no head here (:meth:`mention` and :meth:`exact` read those), and
-        neither has one that ends in a word whose modifier says whose it is
-        (:meth:`takes_modifier`: a city's name is no person's name). ``bare``: also when the
-        words before it name nothing (``dest_address``)."""
+        after words of its own: the head of a compound identifier, whose other words
+        qualify it (``tbCompanyAddress`` is an address, ``CompanyURL`` a URL,
+        ``usuario_apellidos`` a surname, ``dest_address`` an address). The synonym is the
+        longest run that ends the text; a text that is wholly an entry ("email address")
+        has no head here (:meth:`exact` reads those), and neither has one that ends in a
+        word whose modifier says whose it is (:meth:`takes_modifier`: a city's name is no
+        person's name)."""
         words = self.norm(text).split()
         for start in range(max(0, len(words) - MAX_SYNONYM_WORDS), len(words)):
             written = " ".join(words[start:])
@@ -292,8 +291,7 @@ class Lexicon:
             key, syn = self._entry(run)
             if start == 0 or key is None or key == UNKNOWN or self.takes_modifier(run, key):
                 return None
-            before = self.mentioned(" ".join(words[:start]))
-            return (key, syn, before) if bare or set(before) - {key} else None
+            return key, syn, self.mentioned(" ".join(words[:start]))
         return None
 
     def takes_modifier(self, run: str, key: str) -> bool:
@@ -637,10 +635,11 @@ class Matcher:
         headed = None if visible else self._identifier_head(text, allowed)
         if headed is not None:
             head_key, part, syn, before = headed
+            qualifiers = (f"; the words before it ({', '.join(repr(b) for b in before.values())}) "
+                          "qualify it" if before else "")
             return Decision(sel, text, head_key, 1.0, 1.0, margin, syn, "lexical", True, runner,
-                            [f"the identifier {part!r} ends in {syn!r}, a synonym of {head_key}; "
-                             f"the words before it ({', '.join(repr(b) for b in before.values())}) "
-                             "qualify it"], hits)
+                            [f"the identifier {part!r} ends in {syn!r}, a synonym of "
+                             f"{head_key}{qualifiers}"], hits)
         return self._nearest(fld, sel, text, label, hits, runner, margin, nearest_unknown)
 
     def _nearest(self, fld: Mapping[str, Any], sel: str | None, text: str, label: str,
@@ -719,7 +718,7 @@ class Matcher:
             if mention is None:
                 by_parts = self._named_by_parts(text, self._narrow_mention)
                 if not by_parts:  # a compound identifier is written head last
-                    by_parts = self._named_by_parts(text, self._head_word, skip=int(visible))
+                    by_parts = self._named_by_parts(text, self._head_word)
                     says = "ends in"
                 if list(by_parts) == [top.key]:
                     part, syn = by_parts[top.key]
@@ -848,14 +847,15 @@ class Matcher:
     def _identifier_head(self, text: str, allowed: Collection[str] | None,
                          ) -> tuple[str, str, str, dict[str, str]] | None:
         """(key, identifier, synonym, what the words before it name) for a field that has
-        only identifiers, when those with a :meth:`Lexicon.head` agree on its key and the
-        field admits it. An identifier is a developer's compound, written head last in
-        the camelCase or snake_case of English (``tbCompanyAddress``,
-        ``billing_address_city``): the semantic step reads "company" in it as much as
-        "address"."""
+        only identifiers, when those with a :meth:`Lexicon.head` agree on its key
+        and the field admits it. An identifier is a developer's compound, written head last
+        in the camelCase or snake_case of English (``tbCompanyAddress``,
+        ``billing_address_city``, ``ddlState``): the semantic step reads "company" in it as
+        much as "address", and a confirmed unknown near its other words ("ddl model") says
+        nothing against its head."""
         found: dict[str, tuple[str, str, dict[str, str]]] = {}
         for part in text.split(PART_SEPARATOR):
-            headed = self.lexicon.head(part)
+            headed = self._head(part)
             if headed is not None:
                 found.setdefault(headed[0], (part, *headed[1:]))
         if len(found) != 1:
@@ -865,12 +865,11 @@ class Matcher:
 
     @staticmethod
     def _named_by_parts(text: str, find: Callable[[str], tuple[str | None, str | None] | None],
-                        skip: int = 1) -> dict[str, tuple[str, str]]:
+                        ) -> dict[str, tuple[str, str]]:
         """Per key that ``find`` names in the field's other attributes (placeholder, name,
-        id: the parts of ``text`` after the first ``skip``), the first such attribute and
-        synonym."""
+        id: the parts of ``text`` after the first), the first such attribute and synonym."""
         found: dict[str, tuple[str, str]] = {}
-        for part in text.split(PART_SEPARATOR)[skip:]:
+        for part in text.split(PART_SEPARATOR)[1:]:
             key, syn = find(part) or (None, None)
             if key is not None and syn is not None:
                 found.setdefault(key, (part, syn))
@@ -902,14 +901,16 @@ class Matcher:
         named = ", ".join(f"{syn!r} ({k})" for k, syn in other.items())
         return f"the label names {named}, not {key}: the semantic step's key is contradicted"
 
-    def _head_word(self, text: str) -> tuple[str, str] | None:
-        """(key, synonym) of the synonym that ends ``text`` after words of its own
-        (:meth:`Lexicon.head`, ``bare``): the head of a compound identifier, even a
-        broader word, unless it takes a modifier; None for a text that offers
-        alternatives."""
+    def _head(self, text: str) -> tuple[str, str, dict[str, str]] | None:
+        """:meth:`Lexicon.head` of ``text``, unless it offers alternatives: a list ("City,
+        Country", ``city_or_zip``) has no head."""
         if self.lexicon.alternatives(text, self.bundle.hints.or_words).keys:
-            return None  # a list ("City, Country") has no head
-        found = self.lexicon.head(text, bare=True)
+            return None
+        return self.lexicon.head(text)
+
+    def _head_word(self, text: str) -> tuple[str, str] | None:
+        """(key, synonym) of :meth:`_head`: even a broader word, unless it takes a modifier."""
+        found = self._head(text)
         return None if found is None else (found[0], found[1])
 
     def _narrow_mention(self, text: str) -> tuple[str, str] | None:
