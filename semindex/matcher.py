@@ -505,7 +505,7 @@ class Matcher:
                                      [] if page else [dict(f) for f in fields])
         decisions = [self._decide(f, t, h, kind, a)
                      for f, t, h, a in zip(fields, texts, all_hits, admitted, strict=True)]
-        firsts = [first_attribute(f) for f in fields]  # what numbers and date parts read
+        firsts = [first_attribute(f) for f in fields]  # what date parts read
         if hints.numbered:
             numbers = [self._number(f, d.key, hints.numbered) for f, d in zip(fields, decisions)]
             apply_numbers(decisions, hints.numbered, numbers, admitted)
@@ -831,17 +831,19 @@ class Matcher:
         return (key, part, syn, False) if admitted(key) else None
 
     def _number(self, fld: Mapping[str, Any], key: str | None,
-                numbered: Sequence[Sequence[str]]) -> int | None:
-        """The number the field's first attribute ends in (:meth:`Lexicon.number`); where
-        it ends in none, the number of a later attribute whose words name a key of
-        ``key``'s series: the attribute that says which address it is says which line too
-        ("Suite / Apt #" with ``name="shipping_address2"``)."""
+                numbered: Sequence[Sequence[str]]) -> tuple[int, str] | None:
+        """(number, attribute as written) for the number the field's first attribute ends
+        in (:meth:`Lexicon.number`); where it ends in none, for the number of a later
+        attribute whose words name a key of ``key``'s series: the attribute that says which
+        address it is says which line too ("Suite / Apt #" with ``name="shipping_address2"``)."""
         written = written_attributes(fld)
         n = self.lexicon.number(written[0]) if written else None
+        if n is not None:
+            return n, written[0]
         series = next((s for s in numbered if key in s), None)
-        if n is not None or series is None:
-            return n
-        return next((m for raw in written[1:] if (m := self.lexicon.number(raw)) is not None
+        if series is None:
+            return None
+        return next(((m, raw) for raw in written[1:] if (m := self.lexicon.number(raw)) is not None
                      and not set(series).isdisjoint(self.lexicon.mentioned(raw))), None)
 
     def _identifier_head(self, text: str, allowed: Collection[str] | None,
@@ -945,18 +947,20 @@ def revise(d: Decision, key: str, reason: str, why: str) -> None:
 
 
 def apply_numbers(decisions: list[Decision], numbered: Sequence[Sequence[str]],
-                  numbers: Sequence[int | None],
+                  numbers: Sequence[tuple[int, str] | None],
                   admitted: Sequence[frozenset[str] | None] | None = None) -> None:
     """A key of a numbered series (the hints file's ``numbered``: address lines 1 and 2)
     becomes the series' n-th key where the field's label ends in the number n: "Address 2",
     "Street Address Line 2" are the second line though their words are the first line's.
     Only keys the field's words decided (lexical, semantic, mention) change, only to a key
     the field's declared evidence admits; a number past the series' end changes nothing.
-    ``numbers``: per decision, :meth:`Lexicon.number` of the field's label (else its
-    placeholder, ``name`` or ``id`` as written: ``name="Address2"`` says 2 too)."""
-    for i, (d, n) in enumerate(zip(decisions, numbers, strict=True)):
-        if n is None or not d.accepted or d.reason not in FREE_REASONS:
+    ``numbers``: per decision, the number and the attribute as written that ends in it
+    (:meth:`Matcher._number`: the label, else the placeholder, ``name`` or ``id``;
+    ``name="Address2"`` says 2 too)."""
+    for i, (d, numbered_by) in enumerate(zip(decisions, numbers, strict=True)):
+        if numbered_by is None or not d.accepted or d.reason not in FREE_REASONS:
             continue
+        n, written = numbered_by
         series = next((s for s in numbered if d.key in s), None)
         if series is None or n > len(series) or series[n - 1] == d.key:
             continue
@@ -964,7 +968,7 @@ def apply_numbers(decisions: list[Decision], numbered: Sequence[Sequence[str]],
         if allowed is not None and series[n - 1] not in allowed:
             continue
         revise(d, series[n - 1], "number",
-               f"the label ends in {n}: {series[n - 1]} is number {n} of {', '.join(series)}")
+               f"{written!r} ends in {n}: {series[n - 1]} is number {n} of {', '.join(series)}")
 
 
 def apply_needed_words(decisions: list[Decision], hints: Hints, said: str) -> None:

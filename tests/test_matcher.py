@@ -1189,12 +1189,13 @@ def test_a_numbered_key_takes_the_number_of_its_label(
         key: str, reason: str, number: int | None, admitted: frozenset[str] | None,
         becomes: tuple[str, str]) -> None:
     d = _decision(key, reason)
-    apply_numbers([d], [("address_line1", "address_line2")], [number], [admitted])
+    written = None if number is None else (number, f"Address {number}")
+    apply_numbers([d], [("address_line1", "address_line2")], [written], [admitted])
     assert (d.key, d.reason) == becomes
     if d.reason == "number":
         assert d.runner_up == {"key": key, "score": 0.9}
-        assert d.evidence[-1] == (f"the label ends in {number}: {becomes[0]} is number {number} "
-                                  "of address_line1, address_line2")
+        assert d.evidence[-1] == (f"'Address {number}' ends in {number}: {becomes[0]} is number "
+                                  f"{number} of address_line1, address_line2")
 
 
 def test_numbered_labels_through_the_matcher(tmp_path: Path, sample_hints: Hints) -> None:
@@ -1225,6 +1226,7 @@ def test_numbered_labels_through_the_matcher(tmp_path: Path, sample_hints: Hints
     suite, other = m.classify([{"selector": "#s", "label": "Qwxz", "name": "shipping_address2"},
                                {"selector": "#o", "label": "Street address", "name": "field2"}])
     assert (suite.key, suite.reason) == ("address_line2", "number"), suite.evidence
+    assert suite.evidence[-1].startswith("'shipping_address2' ends in 2: address_line2")
     assert suite.runner_up is not None and suite.runner_up["key"] == "address_line1"
     assert (other.key, other.reason) == ("address_line1", "lexical")  # "field2" names no address
 

@@ -756,18 +756,21 @@ def test_a_label_that_offers_alternatives(service: Service) -> None:
 def test_a_numbered_label_takes_its_number(service: Service) -> None:
     """The hints file's ``numbered`` through the real service: "Street address 2" and
     "Adresse 2" read as the first line's "Street address" and "Adresse", but their number
-    makes them the second line; "Street address 1" stays the first."""
+    makes them the second line; "Street address 1" stays the first. A label that ends in no
+    number leaves it to the identifier that names the address (both lines labelled alike)."""
     fields = [{"selector": "#1", "label": "Street address 1", "name": "addr_a"},
               {"selector": "#2", "label": "Street address 2", "name": "addr_b"},
-              {"selector": "#3", "label": "Adresse 2", "name": "adr_b"}]
+              {"selector": "#3", "label": "Adresse 2", "name": "adr_b"},
+              {"selector": "#4", "label": "Street address", "name": "street_address2"}]
     r = service.post("/ml/classify", {"fields": fields})
     assert r.status_code == 200, r.text
     got = {m["selector"]: m for m in r.json()["matches"]}
     assert got["#1"]["key"] == "address_line1"
-    for sel in ("#2", "#3"):
+    for sel, label in (("#2", "Street address 2"), ("#3", "Adresse 2"),
+                       ("#4", "street_address2")):
         assert (got[sel]["key"], got[sel]["reason"]) == ("address_line2", "number"), got[sel]
         assert got[sel]["runner_up"]["key"] == "address_line1"
-        assert "the label ends in 2: address_line2 is number 2" in got[sel]["evidence"][-1]
+        assert f"{label!r} ends in 2: address_line2 is number 2" in got[sel]["evidence"][-1]
 
 
 def test_a_birth_date_needs_birth_on_the_form(service: Service) -> None:
