@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from semindex.encoder import Encoder
-from semindex.hints import DATE_PARTS, pattern_accepts
+from semindex.hints import DATE_PARTS, detail_tokens, pattern_accepts
 from semindex.text import normalize
 
 _DATE_INPUTS = ("%Y-%m-%d", "%Y/%m/%d", "%d.%m.%Y", "%m/%d/%Y", "%d/%m/%Y", "%Y%m%d",
@@ -82,7 +82,7 @@ def date_part(match: Mapping[str, Any], parts: Mapping[str, frozenset[str]] | No
     (``autocomplete="bday-day"``, ...) or else that its words name (its decision ``text``
     and placeholder, whole words, by the hints file's ``date_parts``); None for none or
     several ("Date of birth (DD/MM/YYYY)" is the whole date)."""
-    declared = [_DECLARED_PARTS[t] for t in str(match.get("autocomplete") or "").lower().split()
+    declared = [_DECLARED_PARTS[t] for t in detail_tokens(str(match.get("autocomplete") or ""))
                 if t in _DECLARED_PARTS]
     if declared:
         return declared[-1]  # the field name is the last detail token

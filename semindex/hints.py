@@ -108,6 +108,13 @@ def says_one_of(text: str, words: tuple[str, ...]) -> bool:
     return any(f" {w}" in padded for w in words)
 
 
+def detail_tokens(value: str | None) -> list[str]:
+    """The autofill detail tokens of an ``autocomplete`` attribute, lower-cased and in
+    order, without the ``section-*`` and qualifier tokens (shipping, billing, ...)."""
+    return [t for t in (value or "").lower().split()
+            if not t.startswith("section-") and t not in _QUALIFIERS]
+
+
 @dataclass(frozen=True)
 class Hints:
     #: Autofill detail token -> key; ``None``: a token that names none of the keys
@@ -215,10 +222,7 @@ class Hints:
         """The declared field name of an ``autocomplete`` attribute and its key (None: the
         token names none of the keys), qualifier tokens skipped; None when the attribute
         holds no declared token (``off``, ``on``, a site's own word): it says nothing."""
-        if not value:
-            return None
-        declared = [(t, self.autocomplete[t]) for t in value.lower().split()
-                    if t in self.autocomplete and not t.startswith("section-") and t not in _QUALIFIERS]
+        declared = [(t, self.autocomplete[t]) for t in detail_tokens(value) if t in self.autocomplete]
         if not declared:
             return None
         # The field name is the last detail token, but one that names none of the keys rules

@@ -541,13 +541,15 @@ class Matcher:
             return Decision(sel, text, rule_key, 1.0, 0.0, margin, None, "form_rule", True, runner,
                             [f"form kind {form_kind}: {fld.get('type')} field is {rule_key}"], hits)
         declared = self.bundle.hints.autocomplete_token(str(fld.get("autocomplete") or ""))
-        if declared is not None and declared[1] in keys:
-            return Decision(sel, text, declared[1], 1.0, 0.0, margin, None, "autocomplete", True,
-                            runner, [f"autocomplete={fld.get('autocomplete')}"], hits)
-        if declared is not None and declared[1] is None:  # the page says what else it is
-            return Decision(sel, text, None, 0.0, 0.0, 0.0, None, "autocomplete", False, None,
-                            [f"autocomplete={fld.get('autocomplete')}: {declared[0]!r} names "
-                             "none of the keys"], hits)
+        if declared is not None:
+            token, declared_key = declared
+            if declared_key is None:  # the page says what else it is
+                return Decision(sel, text, None, 0.0, 0.0, 0.0, None, "autocomplete", False, None,
+                                [f"autocomplete={fld.get('autocomplete')}: {token!r} names "
+                                 "none of the keys"], hits)
+            if declared_key in keys:
+                return Decision(sel, text, declared_key, 1.0, 0.0, margin, None, "autocomplete",
+                                True, runner, [f"autocomplete={fld.get('autocomplete')}"], hits)
         type_key = self.bundle.hints.type_means.get(ftype.lower())
         if type_key in keys:
             return Decision(sel, text, type_key, 1.0, 0.0, margin, None, "type", True, runner,
