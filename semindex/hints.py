@@ -28,6 +28,7 @@ A hints file (JSON, conventionally ``<canonical>.hints.json``) maps HTML evidenc
       "date_parts": {"day": ["day", "dd", "tag", "jour", ...], "month": [...], "year": [...]},
       "or_words": ["or", "oder", "ou", "o", "или", ...],
       "composites": {"full_name": ["first_name", "middle_name", "last_name"]},
+      "listed_parts": {"address_line1": ["city", "state", "postal_code", "country"]},
       "contradictions": true
     }
 """
@@ -173,6 +174,11 @@ class Hints:
     #: "Recovery word") is no password, since a password input masks what is typed.
     #: Types lower case; a field that declares no type is not constrained.
     needs_types: dict[str, frozenset[str]] = field(default_factory=dict)
+    #: Keys that a label listing several of these other keys as one field's parts asks
+    #: for (``address_line1``: "City, State, Zip", "(City, State or Country)" ask for a
+    #: place written out, an address) when no attribute chooses one of them. A list only
+    #: (parts between ``,`` or ``;``): a choice ("City or Zip", "PSČ / Mesto") asks for one.
+    listed_parts: dict[str, frozenset[str]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {"autocomplete": self.autocomplete, "types": self.types,
@@ -192,6 +198,7 @@ class Hints:
                 "numbered": [list(series) for series in self.numbered],
                 "or_words": sorted(self.or_words),
                 "composites": {k: sorted(v) for k, v in self.composites.items()},
+                "listed_parts": {k: sorted(v) for k, v in self.listed_parts.items()},
                 "contradictions": self.contradictions}
 
     def missing_words(self, key: str, text: str) -> tuple[str, ...]:
@@ -370,7 +377,8 @@ def parse_hints(obj: Any, source: str, keys: list[str] | None = None) -> Hints:
     ac = obj.get("autocomplete", {})
     means = obj.get("type_means", {})
     objects = ("autocomplete", "types", "type_means", "inputmode", "min_length", "options",
-               "values", "synonyms", "needs_words", "needs_types", "date_parts", "composites", "word_lists")
+               "values", "synonyms", "needs_words", "needs_types", "date_parts", "composites", "listed_parts",
+               "word_lists")
     if any(not isinstance(obj.get(name, {}), dict) for name in objects):
         raise DataError(f"{source}: {', '.join(repr(n) for n in objects)} must be objects")
     autocomplete = {str(t).lower(): None if k is None else check_key(k, f"autocomplete.{t}")
@@ -483,12 +491,16 @@ def parse_hints(obj: Any, source: str, keys: list[str] | None = None) -> Hints:
     or_words = _normalised_words(obj.get("or_words", []), single=True)
     if or_words is None:
         raise DataError(f"{source}: 'or_words' must be a list of words")
-    composites: dict[str, frozenset[str]] = {}
-    for k, parts_of in obj.get("composites", {}).items():
-        whole = check_key(k, "composites")
-        if not isinstance(parts_of, list) or len(set(map(str, parts_of))) < 2 or whole in parts_of:
-            raise DataError(f"{source}: composites.{k} must be a list of two or more other keys")
-        composites[whole] = frozenset(check_key(p, f"composites.{k}") for p in parts_of)
+    def wholes(name: str) -> dict[str, frozenset[str]]:
+        out: dict[str, frozenset[str]] = {}
+        for k, parts_of in obj.get(name, {}).items():
+            whole = check_key(k, name)
+            if not isinstance(parts_of, list) or len(set(map(str, parts_of))) < 2 or whole in parts_of:
+                raise DataError(f"{source}: {name}.{k} must be a list of two or more other keys")
+            out[whole] = frozenset(check_key(p, f"{name}.{k}") for p in parts_of)
+        return out
+
+    composites = wholes("composites")
     kinds = obj.get("form_kinds", {})
     if not isinstance(kinds, dict):
         raise DataError(f"{source}: 'form_kinds' must be an object")
@@ -502,7 +514,7 @@ def parse_hints(obj: Any, source: str, keys: list[str] | None = None) -> Hints:
                  text_lists("synonyms"), frozenset(fillers), tuple(siblings),
                  needs, parts, tuple(dict.fromkeys(qualifiers)),
                  tuple(tuple(series) for series in numbered), frozenset(or_words), composites,
-                 contradictions, needs_types)
+                 contradictions, needs_types, wholes("listed_parts"))
 
 
 def load_hints(path: str | Path | None, keys: list[str] | None = None) -> Hints:

@@ -762,7 +762,8 @@ class Matcher:
         that its other attributes (placeholder, ``name``, ``id``) name by a word that tells
         the offered keys apart (``name="location_search_zip"``; ``name="nom"`` under "Nom,
         prénom" says no more than the label); else the key whose parts they are (the hints
-        file's ``composites``: "Nom, prénom" is a full name); key None when nothing says
+        file's ``composites``: "Nom, prénom" is a full name), or that a list of them asks
+        for (``listed_parts``: "City, State, Zip" is an address); key None when nothing says
         which (the field abstains: filling one of them would be a guess). None for any
         other label."""
         offer = self.lexicon.alternatives(label, self.bundle.hints.or_words)
@@ -788,7 +789,11 @@ class Matcher:
             key, (part, syn) = next(iter(picked.items()))
             return key, syn, (f"the label offers {names}; {part!r} mentions {syn!r}, a "
                               f"synonym of {key}"), on_offer
-        whole = next((k for k in sorted(wholes)
+        # A list of parts ("City, State, Zip") may also ask for a key the parts are listed
+        # for (``listed_parts``: an address); a choice ("City or Zip") asks for one of them.
+        listed = [] if offer.either else sorted(
+            k for k, parts in self.bundle.hints.listed_parts.items() if offered.keys() <= parts)
+        whole = next((k for k in [*sorted(wholes), *listed]
                       if k in self.bundle.index.keys and (allowed is None or k in allowed)), None)
         if whole is not None:
             return whole, None, f"the label offers {names}: together, {whole}", on_offer

@@ -42,7 +42,7 @@ def matcher(tmp_path: Path, tiny, sample_hints: Hints) -> Matcher:  # type: igno
         "options": {"postal_code": ["10115", "75001", "SW1A 1AA"]},
         "values": {"last_name": ["Doe", "García"], "email": ["jane@example.com"]},
         "synonyms": {}, "repeatable": ["password"], "sibling_rules": [], "numbered": [],
-        "composites": {}}, "hints", None)
+        "composites": {}, "listed_parts": {}}, "hints", None)
     store = ModelStore(tmp_path / "ms")
     build_local_version(store, tiny, "hash:64", HashEncoder(64),
                         thresholds=Thresholds(0.5, {"postal_code": 0.45}, 0.9), hints=hints)
