@@ -113,6 +113,8 @@ def _classify(args: argparse.Namespace) -> int:
         key = (d.key or "-") if d.accepted else f"({d.key or '-'})"
         if d.alternatives:  # what the label offers: any one of them, or all
             key = f"({(' | ' if d.either else ' + ').join(d.alternatives)})"
+        if d.listed:  # the parts the label lists: their values make the field's
+            key = f"{key} = {' + '.join(d.listed)}"
         print(f"{what[:40]:40} {key:20} {d.reason:16} {d.score:.3f} / {d.threshold:.3f}")
     return 0
 

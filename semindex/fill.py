@@ -15,7 +15,10 @@ value gives an empty value with status ``missing``. A match that classify left a
 gives its ``alternatives``: where the label offers them as a choice (``either``: "Email or
 username") the field takes the first one the profile holds that the field takes whole (an
 e-mail address is passed over for a phone number where the ``pattern`` wants digits); a
-list of parts that may all be wanted ("City, State, Zip") is left empty with status ``ambiguous``.
+list of parts that may all be wanted ("E-mail, username") is left empty with status ``ambiguous``.
+A match whose label lists a key's parts (``listed``: "City, State, Zip" as the address)
+gets the values of those parts that the profile holds, in the label's order, joined by
+", " ("Springfield, IL, 62704"); none held is ``missing``.
 """
 
 from __future__ import annotations
@@ -174,6 +177,11 @@ def fill_one(match: Mapping[str, Any], profile: Mapping[str, Any],
                  for k in match["alternatives"] if _held(profile.get(k))]
         return next((r for r in tried if r.status == "filled"), tried[0] if tried else
                     FillResult(sel, None, "", "missing"))
+    if key is not None and match.get("listed"):  # "City, State, Zip": the parts' values
+        held = [str(profile[k]).strip() for k in match["listed"] if _held(profile.get(k))]
+        if not held:
+            return FillResult(sel, key, "", "missing")
+        return _fill_value(sel, key, ", ".join(held), match, encoder, parts)
     return _fill_key(sel, key, match, profile, encoder, parts)
 
 
@@ -182,7 +190,13 @@ def _fill_key(sel: str | None, key: str | None, match: Mapping[str, Any], profil
     raw = profile.get(key) if isinstance(key, str) else None
     if not _held(raw):
         return FillResult(sel, key, "", "missing")
-    value = str(raw).strip()
+    return _fill_value(sel, key, str(raw).strip(), match, encoder, parts)
+
+
+def _fill_value(sel: str | None, key: str | None, value: str, match: Mapping[str, Any],
+                encoder: Encoder | None, parts: Mapping[str, frozenset[str]] | None) -> FillResult:
+    """The field's value made of ``value``: a date part, an option, a date format, the
+    field's pattern and ``maxlength``."""
     part = date_part(match, parts)
     when = parse_date(value) if part is not None else None
     if part is not None and when is not None:

@@ -10,8 +10,9 @@ reviewed field's answer where the field's whole text is that field's text, a
 lexical match of the field's main text against the synonym table (filler words such as
 "your" or "votre" left out), the same match once the label's qualifiers are left out
 ("Mailing address" is "Address"), a field whose nearest example is a confirmed unknown
-abstains, a label that offers alternatives ("Email/Username") or names two parts of a
-declared composite ("First and last name": the full name), a lexical match of its other
+abstains, a label that offers alternatives ("Email/Username"), lists declared parts of a
+key ("City, State, Zip": the address) or names two parts of a declared composite ("First
+and last name": the full name), a lexical match of its other
 attributes (placeholder, name, id) when those that name a key agree, then the semantic
 match (FAISS, max over synonyms and confirmed examples) against a threshold that is
 calibrated per key and adjusted by what the field says about itself (required, generic
@@ -25,7 +26,7 @@ sibling rules read
 each key against the request's other fields ("Name" beside a last name is the first
 name), and finally the accepted fields of one form are assigned jointly, so two fields
 cannot both claim a non-repeatable key (not for a request whose ``form.scope`` is
-``page``: a page may hold several forms).
+``page``: a page may hold several forms; nor for a field whose label lists the key's parts).
 """
 
 from __future__ import annotations
@@ -109,6 +110,10 @@ class Decision:
     #: so that any one of them answers the field, rather than listing parts that may all be
     #: wanted ("City, State, Zip").
     either: bool = False
+    #: The keys a label lists as the parts of the field's value ("City, State, Zip" is an
+    #: address, the hints file's ``listed_parts``), in the label's order: a fill writes
+    #: their values, and the field takes no key from a field that names it.
+    listed: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -595,12 +600,12 @@ class Matcher:
         if visible and self.bundle.hints.or_words:
             offer = self._offered(label, text, allowed)
             if offer is not None:
-                offer_key, offer_syn, offer_why, offered = offer
+                offer_key, offer_syn, offer_why, offered, listed = offer
                 return Decision(sel, text, offer_key, 1.0 if offer_key else 0.0, 1.0, margin,
                                 offer_syn, "lexical" if offer_key else "ambiguous",
                                 offer_key is not None, runner, [offer_why], hits,
                                 [] if offer_key else list(offered.keys),
-                                offer_key is None and offered.either)
+                                offer_key is None and offered.either, listed)
         whole = self._whole_named(label, allowed) if visible else None
         if whole is not None:
             whole_key, parts = whole
@@ -756,16 +761,16 @@ class Matcher:
         return (key, syn) if allowed is None or key in allowed else None
 
     def _offered(self, label: str, text: str, allowed: Collection[str] | None,
-                 ) -> tuple[str | None, str | None, str, Offered] | None:
-        """(key, synonym, evidence, what is offered) for a label that offers alternatives ("Email/Username",
-        "City or Zip"): the one offered key that the field's declared evidence admits or
-        that its other attributes (placeholder, ``name``, ``id``) name by a word that tells
-        the offered keys apart (``name="location_search_zip"``; ``name="nom"`` under "Nom,
-        prénom" says no more than the label); else the key whose parts they are (the hints
-        file's ``composites``: "Nom, prénom" is a full name), or that a list of them asks
-        for (``listed_parts``: "City, State, Zip" is an address); key None when nothing says
-        which (the field abstains: filling one of them would be a guess). None for any
-        other label."""
+                 ) -> tuple[str | None, str | None, str, Offered, list[str]] | None:
+        """(key, synonym, evidence, what is offered, the parts it lists) for a label that
+        offers alternatives ("Email/Username", "City or Zip"): the one offered key that the
+        field's declared evidence admits or that its other attributes (placeholder, ``name``,
+        ``id``) name by a word that tells the offered keys apart (``name="location_search_zip"``;
+        ``name="nom"`` under "Nom, prénom" says no more than the label); else the key whose
+        parts they are (the hints file's ``composites``: "Nom, prénom" is a full name), or
+        that a list of them asks for (``listed_parts``: "City, State, Zip" is an address,
+        made of the parts listed); key None when nothing says which (the field abstains:
+        filling one of them would be a guess). None for any other label."""
         offer = self.lexicon.alternatives(label, self.bundle.hints.or_words)
         names = " or ".join(sorted(offer.keys))
         offered = {k: v for k, v in offer.keys.items() if allowed is None or k in allowed}
@@ -775,7 +780,7 @@ class Matcher:
         if len(offered) == 1:
             key, syn = next(iter(offered.items()))
             return key, syn, (f"the label offers {names}; the field's declared evidence "
-                              f"admits only {key}"), on_offer
+                              f"admits only {key}"), on_offer, []
         # A word picks one of them only if it tells them apart: "name" lies in "Business
         # name" (company) and "nom" in "Nom et prénom" (full name, the parts' whole).
         wholes = {k for k, parts in self.bundle.hints.composites.items() if offered.keys() <= parts | {k}}
@@ -788,7 +793,7 @@ class Matcher:
         if len(picked) == 1:
             key, (part, syn) = next(iter(picked.items()))
             return key, syn, (f"the label offers {names}; {part!r} mentions {syn!r}, a "
-                              f"synonym of {key}"), on_offer
+                              f"synonym of {key}"), on_offer, []
         # A list of parts ("City, State, Zip") may also ask for a key the parts are listed
         # for (``listed_parts``: an address); a choice ("City or Zip") asks for one of them.
         listed = [] if offer.either else sorted(
@@ -796,8 +801,10 @@ class Matcher:
         whole = next((k for k in [*sorted(wholes), *listed]
                       if k in self.bundle.index.keys and (allowed is None or k in allowed)), None)
         if whole is not None:
-            return whole, None, f"the label offers {names}: together, {whole}", on_offer
-        return None, None, f"the label offers {names} and no other attribute says which", on_offer
+            return (whole, None, f"the label offers {names}: together, {whole}", on_offer,
+                    [] if whole in wholes else list(offered))
+        return (None, None, f"the label offers {names} and no other attribute says which",
+                on_offer, [])
 
     def _whole_named(self, label: str, allowed: Collection[str] | None,
                      ) -> tuple[str, list[str]] | None:
@@ -950,7 +957,7 @@ def revise(d: Decision, key: str, reason: str, why: str) -> None:
     if d.key is not None:
         d.runner_up = {"key": d.key, "score": d.score}
     d.evidence.append(why)
-    d.key, d.reason = key, reason
+    d.key, d.reason, d.listed = key, reason, []
 
 
 def apply_numbers(decisions: list[Decision], numbered: Sequence[Sequence[str]],
@@ -1108,12 +1115,15 @@ def assign_jointly(decisions: list[Decision], repeatable: frozenset[str] | set[s
     Solved as an assignment problem (Hungarian algorithm) over the accepted fields and
     every key they could take (score above that key's threshold), not first-come: a field
     that loses its first choice falls back to its next acceptable key or abstains.
-    Decisions from declared evidence (autocomplete, form rules) are fixed.
+    Decisions from declared evidence (autocomplete, form rules) are fixed; a field whose
+    label lists a key's parts (:attr:`Decision.listed`) takes part in none of it.
     """
     from scipy.optimize import linear_sum_assignment
 
     free = (*FREE_REASONS, "sibling", "number")
-    open_rows = [i for i, d in enumerate(decisions) if d.accepted and d.reason in free]
+    # A field whose label lists a key's parts ("City, State, Zip": the address) holds
+    # those parts, not what a field named by the key holds ("Address"): neither takes it.
+    open_rows = [i for i, d in enumerate(decisions) if d.accepted and d.reason in free and not d.listed]
     fixed = {d.key for d in decisions if d.accepted and d.reason not in free}
     contested: dict[str | None, list[int]] = {}
     for i in open_rows:

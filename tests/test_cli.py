@@ -98,15 +98,21 @@ def test_classify_texts_and_a_form(store: ModelStore, tmp_path: Path, monkeypatc
 
 def test_classify_table_says_what_an_ambiguous_label_offers(tmp_path: Path, tiny,  # type: ignore[no-untyped-def]
                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    from semindex.data import parse_canonical
     from semindex.hints import parse_hints
 
+    canon = parse_canonical({**tiny.synonyms, "city": ["City"], "address_line1": ["Street address"]}, "c")
     s = ModelStore(tmp_path / "ms")
-    build_local_version(s, tiny, "hash:64", HashEncoder(64), thresholds=Thresholds(0.5, {}, 0.9),
-                        hints=parse_hints({"or_words": ["or"]}, "hints"))
-    assert main(["--store", str(s.root), "classify", "E-mail or Username", "Surname, first name"]) == 0
+    build_local_version(s, canon, "hash:64", HashEncoder(64), thresholds=Thresholds(0.5, {}, 0.9),
+                        hints=parse_hints({"or_words": ["or"], "listed_parts": {
+                            "address_line1": ["city", "postal_code"]}}, "hints", canon.keys))
+    assert main(["--store", str(s.root), "classify", "E-mail or Username", "Surname, first name",
+                 "City, ZIP code"]) == 0
     rows = [r[41:].rsplit(maxsplit=4)[:2] for r in capsys.readouterr().out.splitlines()[1:]]
-    # a choice (any one answers it), then a list of parts (all may be wanted), in the label's order
-    assert rows == [["(email | username)", "ambiguous"], ["(last_name + first_name)", "ambiguous"]]
+    # a choice (any one answers it), then a list of parts (all may be wanted), in the label's
+    # order; a list of the parts of a key that the hints file declares (listed_parts)
+    assert rows == [["(email | username)", "ambiguous"], ["(last_name + first_name)", "ambiguous"],
+                    ["address_line1 = city + postal_code", "lexical"]]
 
 
 @pytest.mark.parametrize(("argv", "body", "message"), [

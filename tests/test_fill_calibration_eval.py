@@ -61,6 +61,15 @@ def test_fill(match: dict[str, Any], value: str, status: str) -> None:
     # "City, State, Zip": the parts may all be wanted, and one is not the answer
     ({"city": "Paris", "postal_code": "75001"}, {"alternatives": ["city", "postal_code"]},
      None, "", "ambiguous"),
+    # a label that lists an address's parts ("City, State, Zip"): the parts held, in order
+    ({"city": "Springfield", "state": "IL", "postal_code": "62704", "address_line1": "1 Main St"},
+     {"key": "address_line1", "listed": ["city", "state", "postal_code"]},
+     "address_line1", "Springfield, IL, 62704", "filled"),
+    ({"city": "Springfield", "state": " ", "postal_code": "62704"},
+     {"key": "address_line1", "listed": ["city", "state", "postal_code"], "maxlength": 15},
+     "address_line1", "Springfield, 62", "truncated"),
+    ({"address_line1": "1 Main St"}, {"key": "address_line1", "listed": ["city", "state"]},
+     "address_line1", "", "missing"),  # never the street for the place
     # a key, where classify chose one, is what is filled
     ({"email": "a@b.c", "username": "ada"},
      {"key": "username", "alternatives": ["email", "username"], "either": True}, "username", "ada", "filled"),

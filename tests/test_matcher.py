@@ -807,6 +807,12 @@ def test_a_label_that_names_other_keys_contradicts_the_semantic_step(
     ({"composites": {"email": ["email", "password"]}},
      "composites.email must be a list of two or more other keys"),
     ({"composites": {"email": ["password", "nope"]}}, "composites.email: 'nope' is not a canonical key"),
+    ({"listed_parts": ["email"]}, "must be objects"),
+    ({"listed_parts": {"nope": ["email", "password"]}}, "listed_parts: 'nope' is not a canonical key"),
+    ({"listed_parts": {"email": ["password"]}},
+     "listed_parts.email must be a list of two or more other keys"),
+    ({"listed_parts": {"email": ["password", "nope"]}},
+     "listed_parts.email: 'nope' is not a canonical key"),
 ])
 def test_hints_validation_names_file_and_entry(obj: dict[str, Any], message: str) -> None:
     from semindex.errors import DataError
@@ -1027,22 +1033,34 @@ def test_a_label_offering_keys_that_other_fields_hold_takes_the_one_left(
             assert "another field's" in d.evidence[-1] and d.score == 1.0
 
 
-@pytest.fixture
-def offers(tmp_path: Path) -> Matcher:
-    """Names, a company, places; a reviewed "Zip/Post code" confirmed as the country (one
-    site's odd answer) makes "zip" a broader word, but not between a city and a postal code."""
+def _offers(tmp_path: Path, listed_parts: dict[str, list[str]]) -> Matcher:
     from semindex.data import parse_canonical
 
     canon = parse_canonical({"full_name": ["Name", "Full name", "Nom et prénom"],
                              "first_name": ["First name", "Prénom"], "last_name": ["Last name", "Nom"],
                              "company": ["Company name"], "city": ["City"], "postal_code": ["Zip"],
-                             "country": ["Country"]}, "offers")
-    hints = parse_hints({"or_words": ["or"], "composites": {"full_name": ["first_name", "last_name"]}},
-                        "hints", canon.keys)
+                             "country": ["Country"], "address_line1": ["Street address"],
+                             "email": ["Email"], "phone": ["Phone"]}, "offers")
+    hints = parse_hints({"or_words": ["or"], "composites": {"full_name": ["first_name", "last_name"]},
+                         "listed_parts": listed_parts}, "hints", canon.keys)
     store = ModelStore(tmp_path / "offers")
     build_local_version(store, canon.with_extra([("country", "Zip/Post code")]), "hash:64",
                         HashEncoder(64), thresholds=Thresholds(0.99, {}, 1.0), hints=hints)
     return Matcher(load_bundle(store.resolve("latest")))
+
+
+@pytest.fixture
+def offers(tmp_path: Path) -> Matcher:
+    """Names, a company, places; a reviewed "Zip/Post code" confirmed as the country (one
+    site's odd answer) makes "zip" a broader word, but not between a city and a postal code."""
+    return _offers(tmp_path, {})
+
+
+@pytest.fixture
+def addresses(tmp_path: Path) -> Matcher:
+    """The same, where a label that lists a city, a postal code or a country asks for the
+    address (``listed_parts``)."""
+    return _offers(tmp_path, {"address_line1": ["city", "postal_code", "country"]})
 
 
 @pytest.mark.parametrize(("field", "key", "evidence"), [
@@ -1061,6 +1079,48 @@ def test_an_attribute_chooses_only_by_a_word_that_tells_the_offered_keys_apart(
     d = offers.classify([field])[0]
     assert (d.key, d.accepted, d.reason) == (key, key is not None, "lexical" if key else "ambiguous")
     assert d.evidence == [evidence]
+
+
+@pytest.mark.parametrize(("field", "key", "listed", "evidence"), [
+    # a list of an address's parts that no attribute chooses from: a place, an address
+    ({"label": "City, Zip, Country", "name": "input_5"}, "address_line1",
+     ["city", "postal_code", "country"],
+     "the label offers city or country or postal_code: together, address_line1"),
+    ({"label": "(Zip; City or Country)"}, "address_line1", ["postal_code", "city", "country"],
+     "the label offers city or country or postal_code: together, address_line1"),
+    # an attribute that chooses a part comes first
+    ({"label": "City, Zip", "name": "search_zip"}, "postal_code", [],
+     "the label offers city or postal_code; 'search zip' mentions 'Zip', a synonym of postal_code"),
+    # a choice asks for one of them, and a list of other keys for all of them
+    ({"label": "City or Zip", "name": "input_5"}, None, [],
+     "the label offers city or postal_code and no other attribute says which"),
+    ({"label": "City / Country"}, None, [],
+     "the label offers city or country and no other attribute says which"),
+    ({"label": "Email, Phone"}, None, [],
+     "the label offers email or phone and no other attribute says which"),
+    ({"label": "Zip, Email"}, None, [],
+     "the label offers email or postal_code and no other attribute says which"),
+])
+def test_a_label_that_lists_the_parts_of_an_address_asks_for_it(
+        addresses: Matcher, field: dict[str, str], key: str | None, listed: list[str],
+        evidence: str) -> None:
+    d = addresses.classify([field])[0]
+    assert (d.key, d.accepted, d.reason) == (key, key is not None, "lexical" if key else "ambiguous")
+    assert (d.listed, d.evidence) == (listed, [evidence])
+
+
+def test_a_listed_address_takes_no_key_from_the_field_named_by_it(addresses: Matcher) -> None:
+    """In one form (the one-key-per-field assignment), "Street address" and "City, Zip"
+    both hold the address: the listed parts are not what "Street address" holds, so neither
+    loses its key — while two fields named by one key still share it with no one."""
+    street = {"label": "Street address", "name": "a"}
+    place = {"label": "City, Zip", "name": "b"}
+    ds = addresses.classify([street, place])
+    assert [(d.key, d.accepted, d.reason, d.listed) for d in ds] == [
+        ("address_line1", True, "lexical", []),
+        ("address_line1", True, "lexical", ["city", "postal_code"])]
+    twice = addresses.classify([street, {"label": "Street address", "name": "c"}])
+    assert sum(d.accepted and d.key == "address_line1" for d in twice) == 1
 
 
 @pytest.mark.parametrize(("field", "key"), [

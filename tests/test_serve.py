@@ -718,10 +718,10 @@ def test_a_label_that_offers_alternatives(service: Service) -> None:
     assert (polite["reason"], polite["alternatives"], polite["either"]) == (
         "ambiguous", ["email", "username"], True), polite
     # /ml/fill, given the decision as classify returned it: any one of a choice answers the
-    # field, the first the profile holds; a list of parts ("City, State") is not one part.
-    listed = _classify_page(service, [{"selector": "#c", "label": "City, State", "name": "where"}])["#c"]
-    assert (listed["reason"], listed["alternatives"], listed["either"]) == (
-        "ambiguous", ["city", "state"], False)
+    # field, the first the profile holds; a list of parts ("E-mail, username") is not one part.
+    listed = _classify_page(service, [{"selector": "#c", "label": "E-mail, username", "name": "log"}])["#c"]
+    assert (listed["reason"], listed["alternatives"], listed["either"], listed["listed"]) == (
+        "ambiguous", ["email", "username"], False, [])
     for profile, filled in [({"username": "ada"}, ("username", "ada", "filled")),
                             ({"email": "a@b.c", "username": "ada"}, ("email", "a@b.c", "filled")),
                             ({"phone": "555"}, (None, "", "missing"))]:
@@ -751,6 +751,37 @@ def test_a_label_that_offers_alternatives(service: Service) -> None:
     # The parts of one key (the hints file's ``composites``) ask for the whole.
     assert (got["#n"]["key"], got["#n"]["accepted"], got["#n"]["reason"]) == ("full_name", True, "lexical")
     assert got["#n"]["evidence"] == ["the label offers first_name or last_name: together, full_name"]
+
+
+def test_a_label_that_lists_the_parts_of_an_address(service: Service) -> None:
+    """The hints file's ``listed_parts`` through the real service: in one form (the
+    one-key-per-field assignment runs), "Address" is the street and "City, State, ZIP code" a
+    place written out, an address too, whose ``listed`` parts /ml/fill writes; neither takes
+    the key from the other. A choice ("City or ZIP code") still asks for one of them."""
+    fields = [{"selector": "#a", "label": "Address", "name": "input_4"},
+              {"selector": "#c", "label": "City, State, ZIP code", "name": "input_5"},
+              {"selector": "#o", "label": "City or ZIP code", "name": "input_6"}]
+    r = service.post("/ml/classify", {"fields": fields})
+    assert r.status_code == 200, r.text
+    got = {m["selector"]: m for m in r.json()["matches"] + r.json()["rejected"]}
+    assert (got["#a"]["key"], got["#a"]["accepted"], got["#a"]["listed"]) == ("address_line1", True, [])
+    assert (got["#c"]["key"], got["#c"]["accepted"], got["#c"]["reason"]) == (
+        "address_line1", True, "lexical"), got["#c"]
+    assert got["#c"]["listed"] == ["city", "state", "postal_code"]
+    assert got["#c"]["evidence"] == ["the label offers city or postal_code or state: together, "
+                                     "address_line1"]
+    assert (got["#o"]["key"], got["#o"]["reason"], got["#o"]["alternatives"]) == (
+        None, "ambiguous", ["city", "postal_code"]), got["#o"]
+    profile = {"address_line1": "1 Main St", "city": "Springfield", "state": "IL",
+               "postal_code": "62704"}
+    r = service.post("/ml/fill", {"user_profile": profile, "matches": [got["#a"], got["#c"]]})
+    assert r.status_code == 200, r.text
+    assert [(f["key"], f["value"], f["status"]) for f in r.json()["fills"]] == [
+        ("address_line1", "1 Main St", "filled"),
+        ("address_line1", "Springfield, IL, 62704", "filled")]
+    r = service.post("/ml/fill", {"user_profile": profile,
+                                  "matches": [{**got["#c"], "listed": ["city", "town"]}]})
+    assert r.status_code == 422 and "matches[0].listed[1]: unknown key 'town'" in r.text, r.text
 
 
 def test_a_numbered_label_takes_its_number(service: Service) -> None:

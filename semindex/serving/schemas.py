@@ -93,6 +93,9 @@ class DecisionOut(BaseModel):
     either: bool = Field(False, description="the label offers its alternatives as a choice "
                          "(\"Email or username\"): any one answers it; false for a list of parts "
                          "that may all be wanted (\"City, State, Zip\")")
+    listed: list[str] = Field(
+        default_factory=list, description="the keys the label lists as the parts of the field's "
+        "value (\"City, State, Zip\" as the address: city, state, postal_code), in its order")
 
 
 class ClassifyOut(BaseModel):
@@ -111,6 +114,8 @@ class MatchIn(BaseModel):
                                             "alternatives, as /ml/classify returned them")
     either: bool = Field(False, description="as /ml/classify returned it: the field takes the "
                          "first alternative the profile holds")
+    listed: list[Text] | None = Field(None, description="as /ml/classify returned it: the field "
+                                      "takes these keys' values, joined by ', '")
     text: Text | None = Field(None, description="the decision's text as /ml/classify returns it "
                              "(label | placeholder | name | id): a field it names as one part of a "
                              "date (Day, MM, Jahr) gets that part")
