@@ -491,6 +491,7 @@ def parse_hints(obj: Any, source: str, keys: list[str] | None = None) -> Hints:
     or_words = _normalised_words(obj.get("or_words", []), single=True)
     if or_words is None:
         raise DataError(f"{source}: 'or_words' must be a list of words")
+
     def wholes(name: str) -> dict[str, frozenset[str]]:
         out: dict[str, frozenset[str]] = {}
         for k, parts_of in obj.get(name, {}).items():

@@ -376,10 +376,10 @@ class SemindexService:
                                      "ambiguous match)")
             if m.key is not None and m.key not in keys:
                 raise HTTPError(422, f"matches[{i}].key: unknown key {m.key!r}")
-            for name, listed in (("alternatives", m.alternatives), ("listed", m.listed)):
-                for j, alt in enumerate(listed or []):
-                    if alt not in keys:
-                        raise HTTPError(422, f"matches[{i}].{name}[{j}]: unknown key {alt!r}")
+            for name, given in (("alternatives", m.alternatives), ("listed", m.listed)):
+                for j, other in enumerate(given or []):
+                    if other not in keys:
+                        raise HTTPError(422, f"matches[{i}].{name}[{j}]: unknown key {other!r}")
             self._check_text(f"matches[{i}].selector", m.selector)
         for k, v in body.user_profile.items():
             if k not in keys:
