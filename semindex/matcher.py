@@ -510,7 +510,6 @@ class Matcher:
                                      [] if page else [dict(f) for f in fields])
         decisions = [self._decide(f, t, h, kind, a)
                      for f, t, h, a in zip(fields, texts, all_hits, admitted, strict=True)]
-        firsts = [first_attribute(f) for f in fields]  # what date parts read
         if hints.numbered:
             numbers = [self._number(f, d.key, hints.numbered) for f, d in zip(fields, decisions)]
             apply_numbers(decisions, hints.numbered, numbers, admitted)
@@ -518,6 +517,7 @@ class Matcher:
             said = request_text(fields, form)
             apply_needed_words(decisions, hints, said)
             if hints.date_parts:
+                firsts = [first_attribute(f) for f in fields]  # what date parts read
                 apply_date_parts(decisions, firsts, hints, self.bundle.index.keys, said, admitted)
         apply_sibling_rules(decisions, hints.sibling_rules, self.bundle.index.keys, admitted)
         apply_alternatives(decisions, hints.repeatable)
